@@ -1,0 +1,16 @@
+//! commandbridge-operator: regional failover and maintenance mode for the ScotAccount platform,
+//! driven by Kubernetes resources.
+
+pub mod audit;
+pub mod aws;
+pub mod config;
+pub mod context;
+pub mod crd;
+pub mod error;
+pub mod lock;
+pub mod metrics;
+pub mod plan;
+pub mod schedule;
+pub mod status;
+pub mod validation;
+pub mod world;

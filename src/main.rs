@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", commandbridge_operator::crd::to_yaml().unwrap());
+}
