@@ -208,6 +208,7 @@ class AppConfigExtension:
     # -- dispatch ---------------------------------------------------------
     def handlers(self) -> dict[str, Callable[[AwsRequest], Response | None]]:
         return {
+            "ListApplications": self.list_applications,
             "CreateEnvironment": self.create_environment,
             "GetEnvironment": self.get_environment,
             "ListEnvironments": self.list_environments,
@@ -234,6 +235,13 @@ class AppConfigExtension:
         if req.body and not isinstance(req.json, dict):
             raise AwsError("BadRequestException", "Request body is not valid JSON", 400)
         return req.json if isinstance(req.json, dict) else {}
+
+    # -- applications -----------------------------------------------------
+    def list_applications(self, req: AwsRequest) -> Response:
+        # moto 5.2.5 has CreateApplication and GetApplication but no ListApplications.
+        apps = self.backend(req.region).applications.values()
+        items = [self._public({"Id": a.id, "Name": a.name, "Description": a.description}) for a in apps]
+        return serialize("appconfig", "ListApplications", {"Items": items})
 
     # -- environments -----------------------------------------------------
     def create_environment(self, req: AwsRequest) -> Response:

@@ -194,3 +194,15 @@ def test_appconfigdata_serves_last_complete_deployment(emu):
     with pytest.raises(ClientError) as exc:
         data.get_latest_configuration(ConfigurationToken=token)  # tokens are single use
     assert error_code(exc.value) == "BadRequestException"
+
+
+def test_applications_profiles_and_strategies_are_listed_by_name(emu):
+    out, ac, client = seeded(emu)
+
+    apps = client.list_applications()["Items"]
+    profiles = client.list_configuration_profiles(ApplicationId=ac["application_id"])["Items"]
+    strategies = client.list_deployment_strategies()["Items"]
+
+    assert {"Id": ac["application_id"], "Name": "scotaccount"}.items() <= apps[0].items()
+    assert [p["Id"] for p in profiles if p["Name"] == "feature-flags"] == [ac["profile_id"]]
+    assert ac["deployment_strategy_id"] in [s["Id"] for s in strategies if s["Name"] == "commandbridge-immediate"]
