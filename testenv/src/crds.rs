@@ -4,15 +4,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Patch, PatchParams};
+use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
-
-/// Field manager used for the server-side apply of CRDs.
-pub const FIELD_MANAGER: &str = "commandbridge-testenv";
 
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Applies each CRD (server-side apply, forced, field manager [`FIELD_MANAGER`]) and waits
+/// Creates or replaces each CRD and waits
 /// until it is `Established` and its resources are served.
 ///
 /// Idempotent, and safe to call from several tests at once with the same CRDs.
@@ -37,21 +34,71 @@ async fn apply(
     name: &str,
     crd: &CustomResourceDefinition,
 ) -> Result<()> {
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    // Create; an existing CRD with the same spec hash is left alone, another one is deleted
+    // and created again. Not server-side apply, and not update: a v1.20 API server refuses a
+    // typed patch carrying `x-kubernetes-validations`, and refuses updates of single-version
+    // CRDs ("per-version schemas may not all be set to identical values").
+    let hash = spec_hash(crd)?;
+    let mut wanted = crd.clone();
+    wanted
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(SPEC_HASH_ANNOTATION.to_owned(), hash.clone());
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match api.patch(name, &params, &Patch::Apply(crd)).await {
-            Ok(_) => return Ok(()),
-            // Concurrent applies of a new object can race on its creation.
-            Err(kube::Error::Api(status)) if status.code == 409 && attempt < 10 => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        let existing = api
+            .get_opt(name)
+            .await
+            .with_context(|| format!("reading CRD {name}"))?;
+        let result = match existing {
+            Some(existing) if existing.metadata.deletion_timestamp.is_some() => Err(None),
+            Some(existing) => {
+                let current = existing
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(SPEC_HASH_ANNOTATION));
+                if current == Some(&hash) {
+                    return Ok(());
+                }
+                api.delete(name, &DeleteParams::default())
+                    .await
+                    .map(|_| ())
+                    .map_err(Some)
             }
-            Err(error) => {
-                return Err(error).with_context(|| format!("applying CRD {name}"));
+            None => api
+                .create(&PostParams::default(), &wanted)
+                .await
+                .map(|_| ())
+                .map_err(Some),
+        };
+        match result {
+            Ok(()) => {}
+            // A CRD being deleted, or concurrent installs racing on creation.
+            Err(None) => {}
+            Err(Some(kube::Error::Api(status))) if matches!(status.code, 404 | 409) => {}
+            Err(Some(error)) => {
+                return Err(error).with_context(|| format!("installing CRD {name}"));
             }
         }
+        if attempt >= 100 {
+            bail!("CRD {name} could not be installed after {attempt} attempts");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Annotation holding a hash of the spec a CRD was installed with.
+const SPEC_HASH_ANNOTATION: &str = "commandbridge.testenv/spec-hash";
+
+fn spec_hash(crd: &CustomResourceDefinition) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    let text = serde_json::to_string(&crd.spec).context("serializing a CRD spec")?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    Ok(format!("{:016x}", hasher.finish()))
 }
 
 async fn wait_served(
