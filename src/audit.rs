@@ -15,7 +15,7 @@ use crate::error::{self, Result};
 
 /// One audit record. Serializable so that records that could not be written yet wait in the
 /// resource's status, where a restart does not lose them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditItem {
     /// `EXECUTION#<id>` or `WINDOW#<namespace>/<name>#<window start>`.
@@ -26,21 +26,27 @@ pub struct AuditItem {
     pub kind: String,
     /// `<namespace>/<name>` of the resource.
     pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     /// The transition: Running, Succeeded, Failed, On, Off...
     pub state: String,
     /// Who asked: the approver, or the manager of the change that triggered it.
     pub actor: String,
     /// The AWS resource acted on (ARN, id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_request_id: Option<String>,
     /// RFC 3339 time of the transition.
     pub at: String,
     /// When it should have happened, where that differs (a window boundary the operator was
     /// down for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<String>,
 }
 

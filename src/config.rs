@@ -72,7 +72,8 @@ impl AwsClients {
         Self::from_config(base, args)
     }
 
-    fn from_config(base: SdkConfig, args: &AwsArgs) -> Self {
+    /// Clients from an SDK configuration built elsewhere (explicit credentials, tests).
+    pub fn from_config(base: SdkConfig, args: &AwsArgs) -> Self {
         // Route 53 is global and signs for us-east-1.
         let route53_config = aws_sdk_route53::config::Builder::from(&base)
             .region(SdkRegion::new("us-east-1"))

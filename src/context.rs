@@ -50,6 +50,8 @@ pub struct Settings {
     pub lock_lease: Duration,
     /// Longest a step may wait out transient errors before it fails.
     pub step_retry_budget: Duration,
+    /// The one namespace watched, or all of them.
+    pub namespace: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
             cluster_name: "default".into(),
             lock_lease: Duration::from_secs(600),
             step_retry_budget: Duration::from_secs(900),
+            namespace: None,
         }
     }
 }
@@ -95,6 +98,18 @@ impl Context {
             metrics,
             executions: Mutex::default(),
             shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// An API of kind `K` in the watched namespace, or in all namespaces.
+    pub fn api<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        match &self.settings.namespace {
+            Some(ns) => kube::Api::namespaced(self.client.clone(), ns),
+            None => kube::Api::all(self.client.clone()),
         }
     }
 

@@ -27,7 +27,12 @@ pub fn set_condition(
     generation: Option<i64>,
 ) {
     let status_text = if status { "True" } else { "False" };
-    let message: String = message.chars().take(1024).collect();
+    // An empty message would be serialized as null, which the schema refuses.
+    let message: String = if message.is_empty() {
+        reason.to_string()
+    } else {
+        message.chars().take(1024).collect()
+    };
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(existing) => {
             if existing.status != status_text {

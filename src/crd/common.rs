@@ -87,6 +87,14 @@ impl JsonSchema for Region {
     }
 }
 
+/// Schema of an optional enum: `nullable` instead of a `null` member of the enum, which
+/// API servers refuse in a structural schema.
+pub fn nullable<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    let mut schema = T::json_schema(generator);
+    schema.insert("nullable".into(), true.into());
+    schema
+}
+
 /// Schema of a duration string in the Kubernetes (Go) notation: `90s`, `15m`, `1h30m`.
 pub fn duration_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
@@ -148,6 +156,7 @@ pub struct FlagTarget {
 
     /// AWS region of the AppConfig application. Defaults to the operator's own region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "nullable::<Region>")]
     pub region: Option<Region>,
 }
 

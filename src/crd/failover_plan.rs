@@ -13,7 +13,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{FlagTarget, Region, duration_schema};
+use super::common::{FlagTarget, Region, duration_schema, nullable};
 
 /// Desired state of a FailoverPlan.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -277,6 +277,7 @@ pub struct FailoverPlanStatus {
     pub observed_generation: Option<i64>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "nullable::<PlanPhase>")]
     pub phase: Option<PlanPhase>,
 
     /// The region that holds the writer and receives traffic, as read from AWS. Empty while
@@ -300,7 +301,7 @@ pub struct FailoverPlanStatus {
     /// Audit items not yet written because the audit table could not be reached; written in
     /// order as soon as it can be.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pending_audit: Vec<serde_json::Value>,
+    pub pending_audit: Vec<crate::audit::AuditItem>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -401,4 +402,7 @@ pub struct StepStatus {
     /// in AWS for a change it may have made before it could record it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutation_started_at: Option<Time>,
+    /// End of a wait the step must sit out (the records' TTL after a DNS change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<Time>,
 }

@@ -13,7 +13,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{FlagTarget, optional_duration_schema};
+use super::common::{FlagTarget, nullable, optional_duration_schema};
 
 /// Desired state of a MaintenanceWindow.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -112,6 +112,7 @@ pub struct MaintenanceWindowStatus {
     pub observed_generation: Option<i64>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "nullable::<WindowPhase>")]
     pub phase: Option<WindowPhase>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,14 +23,18 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     vec![FailoverPlan::crd(), MaintenanceWindow::crd()]
 }
 
-/// The CRDs as one multi-document YAML stream, exactly as checked in under `crds/`.
+/// The CRDs as one multi-document YAML stream.
 pub fn to_yaml() -> Result<String, serde_saphyr::SerializeError> {
     let mut out = String::new();
     for crd in all() {
-        out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(&crd)?);
+        out.push_str(&one_to_yaml(&crd)?);
     }
     Ok(out)
+}
+
+/// One CRD as a YAML document, exactly as checked in under `crds/`.
+pub fn one_to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::SerializeError> {
+    Ok(format!("---\n{}", serde_saphyr::to_string(crd)?))
 }
 
 /// File name under `crds/` for one CRD.

@@ -1,0 +1,197 @@
+//! The controllers: one per kind, run side by side in one process, sharing a [`Context`].
+//! `run` wires them to the API server, the AWS clients and the HTTP endpoints, and stops them
+//! gracefully on SIGTERM: executions finish the AWS call in flight and record where they stand.
+
+pub mod failover_plan;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::utils::Predicate;
+use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
+
+use crate::config::{AwsArgs, AwsClients};
+use crate::context::{Adapters, Context, Settings};
+use crate::crd::FailoverPlan;
+use crate::crd::common::parse_duration;
+use crate::error::Error;
+use crate::http::{self, Probes};
+use crate::metrics::Metrics;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "COMMANDBRIDGE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Name of this Kubernetes cluster, in lock holders and audit items.
+    #[arg(long, env = "COMMANDBRIDGE_CLUSTER_NAME", default_value = "default")]
+    pub cluster_name: String,
+
+    /// How often a waiting step asks AWS again.
+    #[arg(long, env = "COMMANDBRIDGE_POLL_INTERVAL", default_value = "2s")]
+    pub poll_interval: String,
+
+    /// Name of this process in events and leases. Defaults to the host name.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "COMMANDBRIDGE_NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let poll_interval =
+        parse_duration(&args.poll_interval).map_err(|e| anyhow::anyhow!("--poll-interval: {e}"))?;
+    let identity = args
+        .identity
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "commandbridge-operator".into());
+    let client = kube::Client::try_default().await?;
+    let clients = AwsClients::load(&args.aws).await;
+    let settings = Settings {
+        poll_interval,
+        cluster_name: args.cluster_name.clone(),
+        namespace: args.namespace.clone(),
+        ..Settings::default()
+    };
+    let metrics = Arc::new(Metrics::new());
+    let adapters = Adapters::new(clients, &settings);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        adapters,
+        settings,
+        metrics.clone(),
+        identity,
+    ));
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let probes = Probes {
+        ready: ready.clone(),
+        metrics: metrics.clone(),
+    };
+    let http_shutdown = ctx.shutdown.clone();
+    let http = tokio::spawn(http::serve(args.http_addr, probes, http_shutdown));
+
+    let signal_ctx = ctx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: executions stop after the AWS call in flight");
+        signal_ctx.shutdown.cancel();
+    });
+
+    let plans = plan_controller(ctx.clone(), ready.clone());
+    plans.await;
+
+    wait_for_executions(&ctx, Duration::from_secs(60)).await;
+    ready.store(false, Ordering::Relaxed);
+    ctx.shutdown.cancel();
+    if let Ok(Err(err)) = http.await {
+        tracing::warn!(error = %err, "HTTP server stopped with an error");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn plan_controller(
+    ctx: Arc<Context>,
+    ready: Arc<AtomicBool>,
+) -> impl std::future::Future<Output = ()> {
+    let api: Api<FailoverPlan> = ctx.api();
+    let (reader, writer) = reflector::store();
+    // Status writes do not change generation or annotations, so they do not wake the
+    // reconciler: converged plans cause no churn.
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations),
+            Default::default(),
+        );
+    let synced = reader.clone();
+    tokio::spawn(async move {
+        if synced.wait_until_ready().await.is_ok() {
+            ready.store(true, Ordering::Relaxed);
+            tracing::info!("FailoverPlan cache synced");
+        }
+    });
+    let shutdown = ctx.shutdown.clone();
+    Controller::for_stream(stream, reader)
+        .graceful_shutdown_on(async move { shutdown.cancelled().await })
+        .run(reconcile_plan, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "reconcile ended with an error");
+            }
+        })
+}
+
+async fn reconcile_plan(plan: Arc<FailoverPlan>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = failover_plan::reconcile(plan, ctx.clone()).await;
+    ctx.metrics.reconciled("FailoverPlan", started.elapsed());
+    result
+}
+
+fn error_policy(plan: Arc<FailoverPlan>, err: &Error, ctx: Arc<Context>) -> Action {
+    use kube::ResourceExt;
+    ctx.metrics.reconcile_failed("FailoverPlan", err.label());
+    tracing::warn!(plan = %plan.name_any(), namespace = ?plan.namespace(), error = %err, "reconcile failed; retrying");
+    Action::requeue(if err.is_transient() {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(60)
+    })
+}
+
+async fn wait_for_executions(ctx: &Context, limit: Duration) {
+    let handles: Vec<_> = ctx
+        .executions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .map(|(_, h)| h)
+        .collect();
+    if handles.is_empty() {
+        return;
+    }
+    tracing::info!(
+        executions = handles.len(),
+        "waiting for executions to reach a safe point"
+    );
+    let _ = tokio::time::timeout(limit, futures::future::join_all(handles)).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

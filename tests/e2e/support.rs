@@ -1,0 +1,212 @@
+//! The stack every end-to-end test runs on: the shared kube-apiserver of this test binary, an
+//! emulator of its own seeded with the ScotAccount topology, a namespace of its own, and the
+//! operator as a real process watching only that namespace.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use commandbridge_operator::crd::FailoverPlan;
+use commandbridge_testenv::{
+    ControlPlane, Emulator, OperatorProcess, SeedOptions, TestNamespace, Topology, TopologyKind,
+    install_crds,
+};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+pub struct Stack {
+    pub client: kube::Client,
+    pub emulator: Emulator,
+    pub topology: Topology,
+    pub namespace: String,
+    pub operator: Option<OperatorProcess>,
+    control_plane: &'static ControlPlane,
+}
+
+impl Stack {
+    /// Starts a stack whose emulator takes `transition` seconds for each AWS transition.
+    pub async fn start(transition: f64, topology: TopologyKind) -> Result<Stack> {
+        let control_plane = ControlPlane::shared().await?;
+        let client = control_plane.client()?;
+        install_crds(&client, &commandbridge_operator::crd::all()).await?;
+        let emulator = Emulator::start(transition).await?;
+        let topology = emulator
+            .seed(SeedOptions {
+                topology,
+                dns_ttl: 1,
+                audit_table: "commandbridge-audit".into(),
+            })
+            .await?;
+        let namespace = TestNamespace::create(&client, "e2e")
+            .await?
+            .name()
+            .to_string();
+        let mut stack = Stack {
+            client,
+            emulator,
+            topology,
+            namespace,
+            operator: None,
+            control_plane,
+        };
+        stack.start_operator()?;
+        Ok(stack)
+    }
+
+    pub fn start_operator(&mut self) -> Result<()> {
+        let mut envs = self.control_plane.kube_env();
+        envs.extend(self.emulator.aws_env());
+        envs.push(("COMMANDBRIDGE_NAMESPACE".into(), self.namespace.clone()));
+        envs.push(("COMMANDBRIDGE_POLL_INTERVAL".into(), "200ms".into()));
+        envs.push(("COMMANDBRIDGE_HTTP_ADDR".into(), "127.0.0.1:0".into()));
+        envs.push(("COMMANDBRIDGE_LOG_FORMAT".into(), "text".into()));
+        envs.push((
+            "RUST_LOG".into(),
+            "info,commandbridge_operator=debug".into(),
+        ));
+        let operator =
+            OperatorProcess::spawn(env!("CARGO_BIN_EXE_commandbridge-operator"), ["run"], envs)?;
+        self.operator = Some(operator);
+        Ok(())
+    }
+
+    pub fn operator_logs(&self) -> String {
+        self.operator.as_ref().map(|o| o.logs()).unwrap_or_default()
+    }
+
+    pub fn plans(&self) -> Api<FailoverPlan> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// The example FailoverPlan, pointed at this stack's hosted zone.
+    pub fn plan_manifest(&self, name: &str, active_region: &str) -> Result<FailoverPlan> {
+        let mut plan: FailoverPlan =
+            serde_saphyr::from_str(include_str!("../../examples/failoverplan.yaml"))?;
+        plan.metadata.name = Some(name.into());
+        plan.metadata.namespace = Some(self.namespace.clone());
+        plan.spec.active_region = active_region.into();
+        plan.spec.dns.hosted_zone_id = self.topology.hosted_zone_id.clone();
+        plan.spec.cooldown = "0s".into();
+        Ok(plan)
+    }
+
+    pub async fn create_plan(&self, plan: &FailoverPlan) -> Result<FailoverPlan> {
+        Ok(self.plans().create(&PostParams::default(), plan).await?)
+    }
+
+    pub async fn patch_plan_spec(&self, name: &str, spec: Value) -> Result<()> {
+        self.plans()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until the plan's status satisfies `check`, returning it.
+    pub async fn wait_plan<F>(
+        &self,
+        name: &str,
+        timeout: Duration,
+        check: F,
+    ) -> Result<FailoverPlan>
+    where
+        F: Fn(&FailoverPlan) -> bool,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let plan = self.plans().get(name).await?;
+            if check(&plan) {
+                return Ok(plan);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "plan {name} did not reach the expected state in {timeout:?}; status: {}\noperator log:\n{}",
+                    serde_json::to_string_pretty(&plan.status).unwrap_or_default(),
+                    tail(&self.operator_logs(), 60)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the plan is Ready with `region` active and returns it.
+    pub async fn wait_active(
+        &self,
+        name: &str,
+        region: &str,
+        timeout: Duration,
+    ) -> Result<FailoverPlan> {
+        self.wait_plan(name, timeout, |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.active_region.as_deref() == Some(region)
+                    && condition_true(&s.conditions, "Ready")
+                    && s.observed_generation == p.metadata.generation
+            })
+        })
+        .await
+    }
+
+    /// The value of `flag` in the configuration deployed to the environment.
+    pub async fn deployed_flag(&self, flag: &str) -> Result<Value> {
+        let app = &self.topology.appconfig;
+        let deployed = self
+            .emulator
+            .deployed_config(&app.application_id, &app.environment_id, &app.profile_id)
+            .await?;
+        deployed
+            .content
+            .pointer(&format!("/values/{flag}"))
+            .cloned()
+            .context("flag missing from the deployed profile")
+    }
+
+    /// The audit items of one execution, read back from the emulator's DynamoDB.
+    pub async fn audit_items(
+        &self,
+        execution: &str,
+    ) -> Result<Vec<std::collections::HashMap<String, String>>> {
+        let clients = self.aws_clients().await;
+        let audit = commandbridge_operator::audit::AuditLog::new(&clients);
+        Ok(audit.items_of(&format!("EXECUTION#{execution}")).await?)
+    }
+
+    pub async fn aws_clients(&self) -> commandbridge_operator::config::AwsClients {
+        let args = commandbridge_operator::config::AwsArgs {
+            region: "eu-west-2".into(),
+            aws_endpoint_url: Some(self.emulator.endpoint_url()),
+            audit_table: "commandbridge-audit".into(),
+            aws_max_attempts: 1,
+        };
+        let credentials = aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "emulator",
+        );
+        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-2"))
+            .endpoint_url(self.emulator.endpoint_url())
+            .credentials_provider(credentials)
+            .load()
+            .await;
+        commandbridge_operator::config::AwsClients::from_config(base, &args)
+    }
+
+    /// Number of successful mutating calls of `operation` the emulator received.
+    pub async fn mutations(&self, service: &str, operation: &str) -> Result<usize> {
+        self.emulator.count(service, operation).await
+    }
+}
+
+pub fn condition_true(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == type_ && c.status == "True")
+}
+
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
