@@ -268,7 +268,7 @@ pub fn validate_maintenance_window(spec: &MaintenanceWindowSpec) -> Result<(), V
                     {
                         errors.push(
                             "spec.end",
-                            format!("the window must last between 1m and 72h, not {}s; split longer work into several windows", length.as_secs()),
+                            format!("the window must last between 1s and 72h, not {}s; split longer work into several windows", length.as_secs()),
                         );
                     }
                 }
@@ -752,7 +752,7 @@ mod tests {
     }
 
     #[test]
-    fn window_duration_must_be_between_a_minute_and_three_days() {
+    fn window_duration_must_be_between_a_second_and_three_days() {
         for (text, hint) in [
             ("0s", "out of range"),
             ("30s", "out of range"),

@@ -3,6 +3,7 @@
 //! gracefully on SIGTERM: executions finish the AWS call in flight and record where they stand.
 
 pub mod failover_plan;
+pub mod maintenance_window;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 
 use crate::config::{AwsArgs, AwsClients};
 use crate::context::{Adapters, Context, Settings};
-use crate::crd::FailoverPlan;
 use crate::crd::common::parse_duration;
+use crate::crd::{FailoverPlan, MaintenanceWindow};
 use crate::error::Error;
 use crate::http::{self, Probes};
 use crate::metrics::Metrics;
@@ -90,11 +91,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         signal_ctx.shutdown.cancel();
     });
 
-    let plans = plan_controller(ctx.clone(), ready.clone());
-    plans.await;
+    let plans_synced = Arc::new(AtomicBool::new(false));
+    let windows_synced = Arc::new(AtomicBool::new(false));
+    let plans = plan_controller(ctx.clone(), plans_synced.clone());
+    let windows = window_controller(ctx.clone(), windows_synced.clone());
+    let readiness = tokio::spawn(async move {
+        while !(plans_synced.load(Ordering::Relaxed) && windows_synced.load(Ordering::Relaxed)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ready.store(true, Ordering::Relaxed);
+    });
+    futures::future::join(plans, windows).await;
+    readiness.abort();
 
     wait_for_executions(&ctx, Duration::from_secs(60)).await;
-    ready.store(false, Ordering::Relaxed);
     ctx.shutdown.cancel();
     if let Ok(Err(err)) = http.await {
         tracing::warn!(error = %err, "HTTP server stopped with an error");
@@ -105,7 +115,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 fn plan_controller(
     ctx: Arc<Context>,
-    ready: Arc<AtomicBool>,
+    synced: Arc<AtomicBool>,
 ) -> impl std::future::Future<Output = ()> {
     let api: Api<FailoverPlan> = ctx.api();
     let (reader, writer) = reflector::store();
@@ -119,10 +129,10 @@ fn plan_controller(
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
-    let synced = reader.clone();
+    let store = reader.clone();
     tokio::spawn(async move {
-        if synced.wait_until_ready().await.is_ok() {
-            ready.store(true, Ordering::Relaxed);
+        if store.wait_until_ready().await.is_ok() {
+            synced.store(true, Ordering::Relaxed);
             tracing::info!("FailoverPlan cache synced");
         }
     });
@@ -135,6 +145,52 @@ fn plan_controller(
                 tracing::debug!(error = %err, "reconcile ended with an error");
             }
         })
+}
+
+fn window_controller(
+    ctx: Arc<Context>,
+    synced: Arc<AtomicBool>,
+) -> impl std::future::Future<Output = ()> {
+    let controller = Controller::new(ctx.api::<MaintenanceWindow>(), watcher::Config::default());
+    let store = controller.store();
+    tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            synced.store(true, Ordering::Relaxed);
+            tracing::info!("MaintenanceWindow cache synced");
+        }
+    });
+    let shutdown = ctx.shutdown.clone();
+    controller
+        .graceful_shutdown_on(async move { shutdown.cancelled().await })
+        .run(reconcile_window, window_error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "reconcile ended with an error");
+            }
+        })
+}
+
+async fn reconcile_window(
+    window: Arc<MaintenanceWindow>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = maintenance_window::reconcile(window, ctx.clone()).await;
+    ctx.metrics
+        .reconciled("MaintenanceWindow", started.elapsed());
+    result
+}
+
+fn window_error_policy(window: Arc<MaintenanceWindow>, err: &Error, ctx: Arc<Context>) -> Action {
+    use kube::ResourceExt;
+    ctx.metrics
+        .reconcile_failed("MaintenanceWindow", err.label());
+    tracing::warn!(window = %window.name_any(), namespace = ?window.namespace(), error = %err, "reconcile failed; retrying");
+    Action::requeue(if err.is_transient() {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(30)
+    })
 }
 
 async fn reconcile_plan(plan: Arc<FailoverPlan>, ctx: Arc<Context>) -> Result<Action, Error> {

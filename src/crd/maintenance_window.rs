@@ -67,7 +67,7 @@ pub struct MaintenanceWindowSpec {
     )]
     pub time_zone: String,
 
-    /// How long each scheduled window lasts, in real time (1m to 72h).
+    /// How long each scheduled window lasts, in real time (1s to 72h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_duration_schema")]
     pub duration: Option<String>,
@@ -102,7 +102,7 @@ fn default_time_zone() -> String {
 /// Longest window a spec may ask for.
 pub const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 /// Shortest window a spec may ask for.
-pub const MIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+pub const MIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Observed state of a MaintenanceWindow.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
