@@ -68,6 +68,8 @@ impl Default for Settings {
 
 pub struct Context {
     pub client: kube::Client,
+    /// This process's name in events and the Lease.
+    pub instance: String,
     pub adapters: Adapters,
     pub recorder: Recorder,
     pub settings: Settings,
@@ -91,6 +93,7 @@ impl Context {
             instance: Some(instance),
         };
         Context {
+            instance: reporter.instance.clone().unwrap_or_default(),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             adapters,
@@ -99,6 +102,10 @@ impl Context {
             executions: Mutex::default(),
             shutdown: CancellationToken::new(),
         }
+    }
+
+    pub fn recorder_identity(&self) -> String {
+        self.instance.clone()
     }
 
     /// An API of kind `K` in the watched namespace, or in all namespaces.

@@ -288,8 +288,14 @@ impl Execution {
 
     async fn database(&mut self, index: usize) -> Result<Done> {
         let deadline = Instant::now() + CHANGE_TIMEOUT;
-        let previous = self.status.active_region.clone();
+        // Once this step has asked for the move, a promoted replica and its old source are both
+        // standalone writers; the promoted one is the writer that counts.
         loop {
+            let previous = if self.status.steps[index].mutation_started_at.is_some() {
+                Some(self.target.0.clone())
+            } else {
+                self.status.active_region.clone()
+            };
             let (database, writer) =
                 world::observe_database(&self.ctx.adapters, &self.plan.spec, previous.as_deref())
                     .await?;
@@ -474,11 +480,8 @@ impl Execution {
     }
 
     async fn verify(&mut self) -> Result<Done> {
-        let previous = self
-            .status
-            .active_region
-            .clone()
-            .or(Some(self.target.0.clone()));
+        // After a promotion both clusters are standalone writers; the promoted one counts.
+        let previous = Some(self.target.0.clone());
         let world =
             world::observe(&self.ctx.adapters, &self.plan.spec, previous.as_deref()).await?;
         let writer = world

@@ -3,6 +3,7 @@
 //! gracefully on SIGTERM: executions finish the AWS call in flight and record where they stand.
 
 pub mod failover_plan;
+mod leader;
 pub mod maintenance_window;
 
 use std::net::SocketAddr;
@@ -48,16 +49,34 @@ pub struct RunArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "COMMANDBRIDGE_NAMESPACE")]
     pub namespace: Option<String>,
+
+    /// Elect one leader among the replicas through a Lease; only the leader reconciles.
+    #[arg(long, env = "COMMANDBRIDGE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+
+    /// Namespace of the Lease. Defaults to the operator's own namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    #[arg(
+        long,
+        env = "COMMANDBRIDGE_LEASE_NAME",
+        default_value = "commandbridge-operator"
+    )]
+    pub lease_name: String,
+
+    /// Seconds a leader's Lease lasts without renewal; a standby takes over after it.
+    #[arg(long, env = "COMMANDBRIDGE_LEASE_SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let poll_interval =
         parse_duration(&args.poll_interval).map_err(|e| anyhow::anyhow!("--poll-interval: {e}"))?;
-    let identity = args
-        .identity
-        .clone()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "commandbridge-operator".into());
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "commandbridge-operator".into());
+        format!("{host}-{}", std::process::id())
+    });
     let client = kube::Client::try_default().await?;
     let clients = AwsClients::load(&args.aws).await;
     let settings = Settings {
@@ -91,6 +110,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         signal_ctx.shutdown.cancel();
     });
 
+    let lease = if args.leader_election {
+        let namespace = args
+            .lease_namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        match leader::wait_for_leadership(&client, &args, &namespace, &ctx, &ready).await? {
+            Some(lease) => Some(lease),
+            None => {
+                tracing::info!("stopped before becoming leader");
+                let _ = http.await;
+                return Ok(());
+            }
+        }
+    } else {
+        None
+    };
+    metrics.leader.set(1);
+
     let plans_synced = Arc::new(AtomicBool::new(false));
     let windows_synced = Arc::new(AtomicBool::new(false));
     let plans = plan_controller(ctx.clone(), plans_synced.clone());
@@ -106,6 +143,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     wait_for_executions(&ctx, Duration::from_secs(60)).await;
     ctx.shutdown.cancel();
+    metrics.leader.set(0);
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
     if let Ok(Err(err)) = http.await {
         tracing::warn!(error = %err, "HTTP server stopped with an error");
     }

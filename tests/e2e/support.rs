@@ -56,6 +56,8 @@ impl Stack {
         let mut envs = self.control_plane.kube_env();
         envs.extend(self.emulator.aws_env());
         envs.push(("COMMANDBRIDGE_NAMESPACE".into(), self.namespace.clone()));
+        envs.push(("POD_NAMESPACE".into(), self.namespace.clone()));
+        envs.push(("COMMANDBRIDGE_LEASE_SECONDS".into(), "4".into()));
         envs.push(("COMMANDBRIDGE_POLL_INTERVAL".into(), "200ms".into()));
         envs.push(("COMMANDBRIDGE_HTTP_ADDR".into(), "127.0.0.1:0".into()));
         envs.push(("COMMANDBRIDGE_LOG_FORMAT".into(), "text".into()));
@@ -67,6 +69,14 @@ impl Stack {
             OperatorProcess::spawn(env!("CARGO_BIN_EXE_commandbridge-operator"), ["run"], envs)?;
         self.operator = Some(operator);
         Ok(())
+    }
+
+    /// Kills the operator with SIGKILL and starts a new one.
+    pub fn restart_operator(&mut self) -> Result<()> {
+        if let Some(mut operator) = self.operator.take() {
+            operator.kill()?;
+        }
+        self.start_operator()
     }
 
     pub fn operator_logs(&self) -> String {
@@ -131,6 +141,48 @@ impl Stack {
         }
     }
 
+    /// Waits until step `step` of the plan's execution is in `state` (and, with `mutated`, has
+    /// recorded that its mutating call started).
+    pub async fn wait_step(
+        &self,
+        name: &str,
+        step: &str,
+        state: &str,
+        mutated: bool,
+    ) -> Result<FailoverPlan> {
+        self.wait_plan(name, Duration::from_secs(60), |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.steps.iter().any(|st| {
+                    st.name == step
+                        && st.state == state
+                        && (!mutated || st.mutation_started_at.is_some())
+                })
+            })
+        })
+        .await
+    }
+
+    pub async fn wait_phase(&self, name: &str, phase: &str) -> Result<FailoverPlan> {
+        self.wait_plan(name, Duration::from_secs(60), |p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(|ph| ph.as_str() == phase)
+        })
+        .await
+    }
+
+    /// Every mutating call the emulator answered with success, except audit and lock writes.
+    pub async fn platform_mutations(&self) -> Result<usize> {
+        Ok(self
+            .emulator
+            .calls()
+            .await?
+            .iter()
+            .filter(|c| c.service != "dynamodb" && c.succeeded())
+            .count())
+    }
+
     /// Waits until the plan is Ready with `region` active and returns it.
     pub async fn wait_active(
         &self,
@@ -160,6 +212,27 @@ impl Stack {
             .pointer(&format!("/values/{flag}"))
             .cloned()
             .context("flag missing from the deployed profile")
+    }
+
+    /// Waits until the deployed maintenance flag is `enabled`.
+    pub async fn wait_flag(&self, enabled: bool) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            if self
+                .deployed_flag("maintenance_mode")
+                .await
+                .ok()
+                .and_then(|f| f["enabled"].as_bool())
+                == Some(enabled)
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!(
+            "maintenance_mode never became {enabled}\noperator log:\n{}",
+            tail(&self.operator_logs(), 40)
+        )
     }
 
     /// The audit items of one execution, read back from the emulator's DynamoDB.
