@@ -44,8 +44,8 @@ pub struct AuditItem {
     pub aws_request_id: Option<String>,
     /// RFC 3339 time of the transition.
     pub at: String,
-    /// When it should have happened, where that differs (a window boundary the operator was
-    /// down for).
+    /// When it was due (a window boundary), so that a change made late, after the operator was
+    /// down across the boundary, says both when it should have happened and when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<String>,
 }

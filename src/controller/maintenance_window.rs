@@ -50,6 +50,13 @@ pub async fn reconcile(object: Arc<MaintenanceWindow>, ctx: Arc<Context>) -> Res
     })
 }
 
+/// The window occurrence in audit keys: its start to the second, as status keeps it.
+fn occurrence(start: Timestamp) -> String {
+    Timestamp::from_second(start.as_second())
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 fn key(window: &MaintenanceWindow) -> String {
     format!(
         "{}/{}",
@@ -206,7 +213,6 @@ async fn turn_on(
         Err(err) => return Err(flag_failed(object, ctx, next, err).await),
     };
     next.last_transition = Some(Time(now));
-    let late = now.duration_since(window.start).as_secs() > 5;
     let note = if change.changed {
         format!(
             "{} on for the window {} to {}",
@@ -221,12 +227,12 @@ async fn turn_on(
     audit(
         ctx,
         object,
-        &window.start.to_string(),
+        &occurrence(window.start),
         "On",
         &note,
         change.request_id,
         now,
-        late.then_some(window.start),
+        Some(window.start),
     )
     .await;
     publish(ctx, object, EventType::Normal, "FlagOn", &note).await;
@@ -245,7 +251,7 @@ async fn turn_off(
         .status
         .as_ref()
         .and_then(|s| s.active_since.as_ref())
-        .map(|t| t.0.to_string())
+        .map(|t| occurrence(t.0))
         .unwrap_or_default();
     let exception = (object.namespace().unwrap_or_default(), object.name_any());
     let holder = window::holder_except(
@@ -281,8 +287,8 @@ async fn turn_off(
         }
     };
     next.last_transition = Some(Time(now));
-    let late = due.filter(|d| now.duration_since(*d).as_secs() > 5);
-    audit(ctx, object, &started, "Off", &note, request_id, now, late).await;
+
+    audit(ctx, object, &started, "Off", &note, request_id, now, due).await;
     publish(ctx, object, EventType::Normal, "FlagOff", &note).await;
     tracing::info!(window = %key(object), flag = %object.spec.flag.flag, "window closed");
     Ok(())

@@ -3,4 +3,5 @@
 
 mod crds;
 mod failover_plan;
+mod maintenance_window;
 mod support;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use commandbridge_operator::crd::FailoverPlan;
+use commandbridge_operator::crd::{FailoverPlan, MaintenanceWindow};
 use commandbridge_testenv::{
     ControlPlane, Emulator, OperatorProcess, SeedOptions, TestNamespace, Topology, TopologyKind,
     install_crds,
@@ -85,6 +85,46 @@ impl Stack {
 
     pub fn plans(&self) -> Api<FailoverPlan> {
         Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    pub fn windows(&self) -> Api<MaintenanceWindow> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Creates a one-off window from `opens` to `closes` seconds from now.
+    pub async fn create_window(
+        &self,
+        name: &str,
+        opens: i64,
+        closes: i64,
+    ) -> Result<(jiff::Timestamp, jiff::Timestamp)> {
+        let now = jiff::Timestamp::now();
+        let (start, end) = (
+            now + jiff::SignedDuration::from_secs(opens),
+            now + jiff::SignedDuration::from_secs(closes),
+        );
+        let window: MaintenanceWindow = serde_json::from_value(json!({
+            "apiVersion": "ops.commandbridge.io/v1alpha1", "kind": "MaintenanceWindow",
+            "metadata": {"name": name},
+            "spec": {"start": start.to_string(), "end": end.to_string(), "message": "planned work",
+                     "flag": {"application": "scotaccount", "environment": "production", "profile": "feature-flags",
+                              "deploymentStrategy": "commandbridge-immediate"}}
+        }))?;
+        self.windows()
+            .create(&PostParams::default(), &window)
+            .await?;
+        Ok((start, end))
+    }
+
+    /// Audit items of one key (`WINDOW#...` or `EXECUTION#...`).
+    pub async fn audit_of(
+        &self,
+        pk: &str,
+    ) -> Result<Vec<std::collections::HashMap<String, String>>> {
+        let clients = self.aws_clients().await;
+        Ok(commandbridge_operator::audit::AuditLog::new(&clients)
+            .items_of(pk)
+            .await?)
     }
 
     /// The example FailoverPlan, pointed at this stack's hosted zone.
