@@ -12,6 +12,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region as SdkRegion, SdkConfig};
 
+use crate::aws::metrics::CallCounter;
+use crate::metrics::Metrics;
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct AwsArgs {
     /// Region of the audit table and the lock items, and of the AppConfig flag unless a
@@ -46,10 +49,16 @@ pub struct AwsClients {
     appconfig: Arc<Mutex<HashMap<String, aws_sdk_appconfig::Client>>>,
     pub route53: aws_sdk_route53::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    counter: Option<CallCounter>,
 }
 
 impl AwsClients {
     pub async fn load(args: &AwsArgs) -> Self {
+        Self::load_counted(args, None).await
+    }
+
+    /// Like [`load`](Self::load), counting every call and retry in `metrics`.
+    pub async fn load_counted(args: &AwsArgs, metrics: Option<Arc<Metrics>>) -> Self {
         // Standard retry mode: exponential backoff with full jitter on throttling, 5xx and
         // transient network errors.
         let retry = RetryConfig::standard()
@@ -69,7 +78,11 @@ impl AwsClients {
             loader = loader.endpoint_url(url.clone());
         }
         let base = loader.load().await;
-        Self::from_config(base, args)
+        let mut clients = Self::from_config(base, args);
+        if let Some(metrics) = metrics {
+            clients.count_calls(CallCounter::new(metrics));
+        }
+        clients
     }
 
     /// Clients from an SDK configuration built elsewhere (explicit credentials, tests).
@@ -86,7 +99,21 @@ impl AwsClients {
             rds: Arc::default(),
             appconfig: Arc::default(),
             base,
+            counter: None,
         }
+    }
+
+    fn count_calls(&mut self, counter: CallCounter) {
+        let route53 = aws_sdk_route53::config::Builder::from(&self.base)
+            .region(SdkRegion::new("us-east-1"))
+            .interceptor(counter.clone())
+            .build();
+        self.route53 = aws_sdk_route53::Client::from_conf(route53);
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&self.base)
+            .interceptor(counter.clone())
+            .build();
+        self.dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb);
+        self.counter = Some(counter);
     }
 
     /// The RDS client of one region. Global-cluster calls go to the region of the cluster
@@ -99,9 +126,12 @@ impl AwsClients {
         clients
             .entry(region.to_string())
             .or_insert_with(|| {
-                let config = aws_sdk_rds::config::Builder::from(&self.base)
-                    .region(SdkRegion::new(region.to_string()))
-                    .build();
+                let mut config = aws_sdk_rds::config::Builder::from(&self.base)
+                    .region(SdkRegion::new(region.to_string()));
+                if let Some(counter) = &self.counter {
+                    config = config.interceptor(counter.clone());
+                }
+                let config = config.build();
                 aws_sdk_rds::Client::from_conf(config)
             })
             .clone()
@@ -116,9 +146,12 @@ impl AwsClients {
         clients
             .entry(region.clone())
             .or_insert_with(|| {
-                let config = aws_sdk_appconfig::config::Builder::from(&self.base)
-                    .region(SdkRegion::new(region))
-                    .build();
+                let mut config = aws_sdk_appconfig::config::Builder::from(&self.base)
+                    .region(SdkRegion::new(region));
+                if let Some(counter) = &self.counter {
+                    config = config.interceptor(counter.clone());
+                }
+                let config = config.build();
                 aws_sdk_appconfig::Client::from_conf(config)
             })
             .clone()

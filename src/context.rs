@@ -28,11 +28,11 @@ pub struct Adapters {
 }
 
 impl Adapters {
-    pub fn new(clients: AwsClients, settings: &Settings) -> Self {
+    pub fn new(clients: AwsClients, settings: &Settings, shutdown: CancellationToken) -> Self {
         Adapters {
             rds: Rds::new(clients.clone()),
             route53: Route53::new(&clients),
-            flags: Flags::new(clients.clone(), settings.poll_interval),
+            flags: Flags::new(clients.clone(), settings.poll_interval, shutdown),
             audit: AuditLog::new(&clients),
             locks: Locks::new(&clients, settings.lock_lease),
         }
@@ -87,6 +87,7 @@ impl Context {
         settings: Settings,
         metrics: Arc<Metrics>,
         instance: String,
+        shutdown: CancellationToken,
     ) -> Self {
         let reporter = Reporter {
             controller: "commandbridge-operator".into(),
@@ -100,7 +101,7 @@ impl Context {
             settings,
             metrics,
             executions: Mutex::default(),
-            shutdown: CancellationToken::new(),
+            shutdown,
         }
     }
 

@@ -29,6 +29,10 @@ pub enum Error {
 
     #[error("serialization: {0}")]
     Serde(#[from] serde_json::Error),
+
+    /// The process is stopping; the work resumes in the next leader.
+    #[error("shutting down")]
+    ShuttingDown,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -44,6 +48,7 @@ impl Error {
             Error::Kube(_) => "kube",
             Error::State(_) => "state",
             Error::Serde(_) => "serde",
+            Error::ShuttingDown => "shutdown",
         }
     }
 
@@ -52,7 +57,7 @@ impl Error {
         match self {
             Error::Aws { transient, .. } => *transient,
             Error::Kube(_) => true,
-            Error::State(_) | Error::Serde(_) => false,
+            Error::State(_) | Error::Serde(_) | Error::ShuttingDown => false,
         }
     }
 

@@ -225,6 +225,7 @@ impl Execution {
                     self.pause(delay).await?;
                     resume = true;
                 }
+                Err(Error::ShuttingDown) => return Err(Stop::Cancelled),
                 Err(err) => return Err(Stop::Failed(err.to_string())),
             }
         }
@@ -473,7 +474,7 @@ impl Execution {
             let remaining = Duration::try_from(remaining).unwrap_or_default();
             tokio::select! {
                 _ = sleep(remaining) => {}
-                _ = self.ctx.shutdown.cancelled() => return Err(Error::state("shutting down")),
+                _ = self.ctx.shutdown.cancelled() => return Err(Error::ShuttingDown),
             }
         }
         Ok(())
@@ -532,7 +533,7 @@ impl Execution {
         }
         tokio::select! {
             _ = sleep(self.ctx.settings.poll_interval) => Ok(()),
-            _ = self.ctx.shutdown.cancelled() => Err(Error::state("shutting down")),
+            _ = self.ctx.shutdown.cancelled() => Err(Error::ShuttingDown),
         }
     }
 

@@ -64,8 +64,28 @@ enum Command {
     },
 }
 
+/// AWS SDK and HTTP internals stay at info whatever RUST_LOG asks: their debug output prints
+/// resolved identities (the access key id) and whole requests.
+const QUIET_INTERNALS: &[&str] = &[
+    "aws_config=info",
+    "aws_runtime=info",
+    "aws_sigv4=info",
+    "aws_smithy_runtime=info",
+    "aws_smithy_runtime_api=info",
+    "aws_smithy_http_client=info",
+    "aws_smithy_types=info",
+    "hyper=info",
+    "hyper_util=info",
+    "rustls=info",
+];
+
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let directives = std::iter::once(requested.as_str())
+        .chain(QUIET_INTERNALS.iter().copied())
+        .collect::<Vec<_>>()
+        .join(",");
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -143,7 +163,7 @@ async fn preview(file: &PathBuf, aws: &AwsArgs) -> ExitCode {
     }
 
     let clients = AwsClients::load(aws).await;
-    let adapters = Adapters::new(clients, &Settings::default());
+    let adapters = Adapters::new(clients, &Settings::default(), Default::default());
     let world = match world::observe(&adapters, &plan.spec, None).await {
         Ok(world) => world,
         Err(err) => {

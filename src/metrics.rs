@@ -47,6 +47,7 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 2.0, 16))
 }
 
+#[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub reconciles: Family<KindLabels, Counter>,

@@ -359,6 +359,7 @@ fn leases_are_granted_only_in_the_release_namespace_and_only_for_leader_election
         grant("coordination.k8s.io", "leases", "create", false),
         grant("coordination.k8s.io", "leases", "get", true),
         grant("coordination.k8s.io", "leases", "update", true),
+        grant("coordination.k8s.io", "leases", "patch", true),
     ]
     .into_iter()
     .collect();

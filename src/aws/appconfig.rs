@@ -17,6 +17,7 @@ use aws_sdk_appconfig::primitives::Blob;
 use aws_sdk_appconfig::types::DeploymentState;
 use serde_json::Value;
 use tokio::time::{Instant, sleep};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::AwsClients;
 use crate::crd::FlagTarget;
@@ -58,14 +59,24 @@ pub struct Flags {
     clients: AwsClients,
     resolved: Arc<Mutex<HashMap<String, Resolved>>>,
     poll: Duration,
+    shutdown: CancellationToken,
 }
 
 impl Flags {
-    pub fn new(clients: AwsClients, poll: Duration) -> Self {
+    /// `shutdown` interrupts the waits for deployments (never a call in flight).
+    pub fn new(clients: AwsClients, poll: Duration, shutdown: CancellationToken) -> Self {
         Flags {
             clients,
             resolved: Arc::default(),
             poll,
+            shutdown,
+        }
+    }
+
+    async fn pause(&self) -> Result<()> {
+        tokio::select! {
+            _ = sleep(self.poll) => Ok(()),
+            _ = self.shutdown.cancelled() => Err(Error::ShuttingDown),
         }
     }
 
@@ -283,7 +294,7 @@ impl Flags {
                         return Err(err);
                     }
                     tracing::warn!(flag = %target.flag, "another deployment is running; waiting to deploy");
-                    sleep(self.poll).await;
+                    self.pause().await?;
                 }
             }
         };
@@ -506,7 +517,7 @@ impl Flags {
                 ));
             }
             tracing::debug!(flag = %target.flag, "waiting for a running deployment to finish");
-            sleep(self.poll).await;
+            self.pause().await?;
         }
     }
 
@@ -548,7 +559,7 @@ impl Flags {
                     "AppConfig deployment {number} did not complete within 30 minutes"
                 )));
             }
-            sleep(self.poll).await;
+            self.pause().await?;
         }
     }
 }

@@ -3,6 +3,7 @@
 //! request id so that status and audit can name it.
 
 pub mod appconfig;
+pub mod metrics;
 pub mod rds;
 pub mod route53;
 

@@ -76,8 +76,14 @@ pub async fn wait_for_leadership(
     let shutdown = ctx.shutdown.clone();
     tokio::spawn(async move {
         loop {
-            if watch_loss.changed().await.is_err() {
-                return;
+            // On shutdown this task drops its receiver, so that releasing the Lease can finish.
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = watch_loss.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
             }
             if !*watch_loss.borrow_and_update() {
                 tracing::error!("lost the lease; stopping so that the new leader alone acts");

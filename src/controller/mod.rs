@@ -78,21 +78,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         format!("{host}-{}", std::process::id())
     });
     let client = kube::Client::try_default().await?;
-    let clients = AwsClients::load(&args.aws).await;
+    let metrics = Arc::new(Metrics::new());
+    let clients = AwsClients::load_counted(&args.aws, Some(metrics.clone())).await;
     let settings = Settings {
         poll_interval,
         cluster_name: args.cluster_name.clone(),
         namespace: args.namespace.clone(),
         ..Settings::default()
     };
-    let metrics = Arc::new(Metrics::new());
-    let adapters = Adapters::new(clients, &settings);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let adapters = Adapters::new(clients, &settings, shutdown.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         adapters,
         settings,
         metrics.clone(),
         identity,
+        shutdown,
     ));
 
     let ready = Arc::new(AtomicBool::new(false));

@@ -3,5 +3,7 @@
 
 mod crds;
 mod failover_plan;
+mod hostile;
 mod maintenance_window;
+mod operations;
 mod support;

@@ -19,6 +19,8 @@ pub struct Stack {
     pub topology: Topology,
     pub namespace: String,
     pub operator: Option<OperatorProcess>,
+    /// Port of the operator's /healthz, /readyz and /metrics.
+    pub http_port: u16,
     control_plane: &'static ControlPlane,
 }
 
@@ -46,6 +48,7 @@ impl Stack {
             topology,
             namespace,
             operator: None,
+            http_port: 0,
             control_plane,
         };
         stack.start_operator()?;
@@ -53,22 +56,63 @@ impl Stack {
     }
 
     pub fn start_operator(&mut self) -> Result<()> {
+        let (operator, port) = self.spawn_operator(&[])?;
+        self.operator = Some(operator);
+        self.http_port = port;
+        Ok(())
+    }
+
+    /// Starts one more operator process with `extra` environment variables on top of the
+    /// stack's; returns it and the port of its HTTP endpoints.
+    pub fn spawn_operator(&self, extra: &[(&str, &str)]) -> Result<(OperatorProcess, u16)> {
+        let port = commandbridge_testenv::free_port()?;
         let mut envs = self.control_plane.kube_env();
         envs.extend(self.emulator.aws_env());
         envs.push(("COMMANDBRIDGE_NAMESPACE".into(), self.namespace.clone()));
         envs.push(("POD_NAMESPACE".into(), self.namespace.clone()));
         envs.push(("COMMANDBRIDGE_LEASE_SECONDS".into(), "4".into()));
         envs.push(("COMMANDBRIDGE_POLL_INTERVAL".into(), "200ms".into()));
-        envs.push(("COMMANDBRIDGE_HTTP_ADDR".into(), "127.0.0.1:0".into()));
+        envs.push((
+            "COMMANDBRIDGE_HTTP_ADDR".into(),
+            format!("127.0.0.1:{port}"),
+        ));
         envs.push(("COMMANDBRIDGE_LOG_FORMAT".into(), "text".into()));
         envs.push((
             "RUST_LOG".into(),
             "info,commandbridge_operator=debug".into(),
         ));
+        for (key, value) in extra {
+            envs.retain(|(k, _)| k != key);
+            envs.push((key.to_string(), value.to_string()));
+        }
         let operator =
             OperatorProcess::spawn(env!("CARGO_BIN_EXE_commandbridge-operator"), ["run"], envs)?;
-        self.operator = Some(operator);
-        Ok(())
+        Ok((operator, port))
+    }
+
+    /// A GET of the operator's HTTP endpoint `path`: status and body.
+    pub async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await?;
+        Ok((response.status().as_u16(), response.text().await?))
+    }
+
+    /// A kubeconfig that acts as `user` through impersonation (as `kubectl --as` does).
+    pub fn impersonating_kubeconfig(&self, user: &str) -> Result<std::path::PathBuf> {
+        let path = self
+            .control_plane
+            .kubeconfig_path()
+            .context("a local control plane")?;
+        let mut config: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        for entry in config["users"].as_array_mut().context("users")? {
+            entry["user"]["as"] = json!(user);
+        }
+        let out = std::env::temp_dir().join(format!(
+            "kubeconfig-{}-{}",
+            self.namespace,
+            user.replace(':', "-")
+        ));
+        std::fs::write(&out, serde_json::to_vec(&config)?)?;
+        Ok(out)
     }
 
     /// Kills the operator with SIGKILL and starts a new one.
