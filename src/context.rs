@@ -78,6 +78,9 @@ pub struct Context {
     pub executions: Mutex<HashMap<String, JoinHandle<()>>>,
     /// Cancelled on shutdown or loss of leadership: executions stop at the next safe point.
     pub shutdown: CancellationToken,
+    /// Results of standby checks by the resources they read, shared between plans that name
+    /// the same resources.
+    pub standby_checks: Mutex<HashMap<String, (std::time::Instant, Vec<crate::preflight::Check>)>>,
 }
 
 impl Context {
@@ -102,6 +105,7 @@ impl Context {
             metrics,
             executions: Mutex::default(),
             shutdown,
+            standby_checks: Mutex::default(),
         }
     }
 

@@ -318,7 +318,7 @@ async fn converged(
     let interval =
         parse_duration(&plan.spec.preflight.interval).unwrap_or(Duration::from_secs(600));
     if let Some(standby) = plan.spec.regions.iter().find(|r| &r.name != target) {
-        let checks = preflight::run(&ctx.adapters, &plan.spec, &standby.name).await;
+        let checks = standby_checks(ctx, plan, &standby.name, interval).await;
         match preflight::failures(&checks) {
             None => set_condition(
                 &mut next.conditions,
@@ -340,6 +340,40 @@ async fn converged(
     }
     write(ctx, plan, current, next, None).await?;
     Ok(Action::requeue(interval))
+}
+
+/// The standby checks of `plan`, run at most once per `interval` for the same resources.
+async fn standby_checks(
+    ctx: &Context,
+    plan: &FailoverPlan,
+    standby: &Region,
+    interval: Duration,
+) -> Vec<preflight::Check> {
+    let spec = &plan.spec;
+    let key = serde_json::to_string(&(
+        standby,
+        &spec.regions,
+        &spec.database,
+        &spec.dns,
+        &spec.maintenance.target,
+    ))
+    .unwrap_or_default();
+    let fresh = ctx
+        .standby_checks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .filter(|(at, _)| at.elapsed() < interval)
+        .map(|(_, checks)| checks.clone());
+    if let Some(checks) = fresh {
+        return checks;
+    }
+    let checks = preflight::run(&ctx.adapters, spec, standby).await;
+    ctx.standby_checks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, (std::time::Instant::now(), checks.clone()));
+    checks
 }
 
 async fn dry_run(

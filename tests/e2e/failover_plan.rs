@@ -710,3 +710,121 @@ async fn invalid_plan_is_stalled_with_the_field_and_the_fix_and_nothing_is_calle
     );
     assert!(stack.emulator.calls().await.expect("calls").is_empty());
 }
+
+#[tokio::test]
+async fn plan_command_previews_the_steps_without_changing_anything() {
+    let stack = Stack::start(0.0, TopologyKind::Global)
+        .await
+        .expect("stack");
+    let mut plan = stack
+        .plan_manifest("preview", "eu-west-1")
+        .expect("manifest");
+    plan.metadata.namespace = None;
+    let file = std::env::temp_dir().join(format!("plan-{}.yaml", stack.namespace));
+    std::fs::write(&file, serde_saphyr::to_string(&plan).expect("yaml")).expect("written");
+    let mut broken = plan.clone();
+    broken.spec.allow_data_loss = true;
+    let broken_file = std::env::temp_dir().join(format!("plan-broken-{}.yaml", stack.namespace));
+    std::fs::write(
+        &broken_file,
+        serde_saphyr::to_string(&broken).expect("yaml"),
+    )
+    .expect("written");
+    let run = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_commandbridge-operator"))
+            .args(["--log-format", "text", "plan"])
+            .arg(path)
+            .envs(stack.emulator.aws_env())
+            .output()
+            .expect("runs")
+    };
+
+    let preview = run(&file);
+    let refused = run(&broken_file);
+
+    let text = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        preview.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&preview.stderr)
+    );
+    assert!(
+        text.contains("writer: eu-west-2   dns: eu-west-2   desired: eu-west-1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3. Database        SwitchoverGlobalCluster scotaccount-global"),
+        "{text}"
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(
+            "spec.allowDataLoss: allowDataLoss: true is only allowed with mode: Failover"
+        )
+    );
+    assert!(
+        stack
+            .emulator
+            .calls()
+            .await
+            .expect("calls")
+            .iter()
+            .all(|c| c.service == "dynamodb"),
+        "no mutating call"
+    );
+}
+
+#[tokio::test]
+async fn standby_ready_names_the_failing_check_between_executions() {
+    let stack = converged_stack(0.0, TopologyKind::Global, |plan| {
+        plan.spec.preflight.interval = "10s".into()
+    })
+    .await;
+    let ready = stack
+        .plans()
+        .get("scotaccount")
+        .await
+        .expect("plan")
+        .status
+        .expect("status");
+    let standby = stack.topology.clusters["eu-west-1"].arn.clone();
+
+    stack
+        .emulator
+        .set_synchronization_status(&standby, "pending-resync")
+        .await
+        .expect("broken standby");
+    let broken = stack
+        .wait_plan("scotaccount", Duration::from_secs(30), |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "StandbyReady" && c.status == "False")
+            })
+        })
+        .await
+        .expect("standby reported broken");
+
+    let before = ready
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "StandbyReady")
+        .expect("condition");
+    assert_eq!(before.status, "True");
+    let after = broken
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "StandbyReady")
+        .expect("condition");
+    assert_eq!(after.reason, "CheckFailed");
+    assert!(
+        after
+            .message
+            .contains("replication: scotaccount-euw1 is pending-resync"),
+        "{}",
+        after.message
+    );
+    assert_eq!(stack.platform_mutations().await.expect("calls"), 0);
+}

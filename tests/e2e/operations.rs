@@ -466,3 +466,47 @@ async fn a_verb_missing_from_the_charts_cluster_role_stops_the_operator() {
         crate::support::tail(&logs, 20)
     );
 }
+
+#[tokio::test]
+async fn readyz_stays_unready_while_the_caches_cannot_sync() {
+    let mut stack = Stack::start(0.0, TopologyKind::Global)
+        .await
+        .expect("stack");
+    stack
+        .operator
+        .take()
+        .expect("admin operator")
+        .kill()
+        .expect("killed");
+    let namespace = stack.namespace.clone();
+    apply_all(
+        &stack,
+        &chart_rbac(&namespace, Some(("maintenancewindows", "list"))),
+    )
+    .await;
+    let user = format!("system:serviceaccount:{namespace}:{namespace}-commandbridge-operator");
+    let kubeconfig = stack.impersonating_kubeconfig(&user).expect("kubeconfig");
+    let lease = format!("{namespace}-commandbridge-operator");
+
+    let (mut operator, port) = stack
+        .spawn_operator(&[
+            ("KUBECONFIG", kubeconfig.to_str().expect("path")),
+            ("COMMANDBRIDGE_LEASE_NAME", &lease),
+        ])
+        .expect("operator");
+    operator
+        .wait_for_log("became leader", TIMEOUT)
+        .await
+        .expect("leader");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    assert_eq!(
+        Stack::http_get(port, "/healthz").await.expect("healthz").0,
+        200
+    );
+    assert_eq!(
+        Stack::http_get(port, "/readyz").await.expect("readyz").0,
+        503
+    );
+    operator.kill().expect("stopped");
+}
