@@ -6,4 +6,5 @@ mod failover_plan;
 mod hostile;
 mod maintenance_window;
 mod operations;
+mod reliability;
 mod support;

@@ -123,6 +123,10 @@ impl Stack {
         self.start_operator()
     }
 
+    pub fn control_plane(&self) -> &'static ControlPlane {
+        self.control_plane
+    }
+
     pub fn operator_logs(&self) -> String {
         self.operator.as_ref().map(|o| o.logs()).unwrap_or_default()
     }
