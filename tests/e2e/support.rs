@@ -123,6 +123,8 @@ impl Stack {
         self.start_operator()
     }
 
+    /// Used by the restart test binary, which shares this module.
+    #[allow(dead_code)]
     pub fn control_plane(&self) -> &'static ControlPlane {
         self.control_plane
     }
