@@ -160,3 +160,72 @@ async fn access_denied_fails_the_step_with_the_aws_message_and_dns_never_moves()
         "left in maintenance for a person to look"
     );
 }
+
+/// Runs switchovers back and forth, killing the operator with SIGKILL at a random moment of
+/// each and starting it again. `COMMANDBRIDGE_KILL_RUNS` sets the number of runs (default 5).
+#[tokio::test]
+async fn operator_killed_at_random_moments_moves_the_platform_exactly_once_each_time() {
+    let runs: usize = std::env::var("COMMANDBRIDGE_KILL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mut stack = converged(0.5).await;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos() as u64;
+    let (mut converged_runs, mut repeated, mut audit_problems) = (0, 0, 0);
+
+    for run in 1..=runs {
+        let target = if run % 2 == 1 {
+            "eu-west-1"
+        } else {
+            "eu-west-2"
+        };
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let kill_after = Duration::from_millis(200 + (seed >> 33) % 5000);
+        stack
+            .patch_plan_spec("scotaccount", json!({"activeRegion": target}))
+            .await
+            .expect("patched");
+        tokio::time::sleep(kill_after).await;
+        stack.restart_operator().expect("killed and restarted");
+        let done = stack
+            .wait_active("scotaccount", target, Duration::from_secs(120))
+            .await;
+
+        if let Ok(plan) = done {
+            converged_runs += 1;
+            let execution = plan.status.and_then(|s| s.execution).expect("execution");
+            let items = stack.audit_items(&execution.id).await.expect("audit");
+            if items.len() != 12 {
+                audit_problems += 1;
+            }
+        }
+        let switchovers = stack
+            .mutations("rds", "SwitchoverGlobalCluster")
+            .await
+            .expect("calls");
+        let deployments = stack
+            .mutations("appconfig", "StartDeployment")
+            .await
+            .expect("calls");
+        let checks = stack
+            .mutations("route53", "UpdateHealthCheck")
+            .await
+            .expect("calls");
+        if (switchovers, deployments, checks) != (run, 2 * run, 2 * run) {
+            repeated += 1;
+        }
+        eprintln!(
+            "run {run}: killed after {kill_after:?}; switchovers {switchovers}, deployments {deployments}, health check updates {checks}"
+        );
+    }
+
+    println!(
+        "kill test: {runs} runs, {converged_runs} converged, {repeated} repeated mutations, {audit_problems} lost or duplicate audit items"
+    );
+    assert_eq!((converged_runs, repeated, audit_problems), (runs, 0, 0));
+}
