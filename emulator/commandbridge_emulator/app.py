@@ -117,6 +117,8 @@ class EmulatorApp:
                 import traceback
 
                 traceback.print_exc()
+        if not req.internal and req.service:
+            self.state.count_request(req.service, req.operation or "", is_mutating(req.operation))
         if not req.internal and req.service and is_mutating(req.operation):
             self.state.record_call(
                 {
@@ -202,6 +204,7 @@ class EmulatorApp:
             self.route53.reset()
             self.appconfig.reset()
             self.state.clear_calls()
+            self.state.clear_stats()
             self.state.clear_faults()
             self.state.outage_until = 0.0
 

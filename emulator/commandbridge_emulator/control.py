@@ -70,6 +70,12 @@ class Control:
             if method == "DELETE":
                 self.state.clear_calls()
                 return _json(200, {"calls": []})
+        if p == "/stats":
+            if method == "GET":
+                return _json(200, self.state.stats_json())
+            if method == "DELETE":
+                self.state.clear_stats()
+                return _json(200, self.state.stats_json())
         if p == "/faults":
             if method == "POST":
                 fault = self.state.add_fault(body)

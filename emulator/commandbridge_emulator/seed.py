@@ -201,6 +201,7 @@ def seed(app: "EmulatorApp", body: dict[str, Any]) -> dict[str, Any]:
         ],
     )
     app.state.clear_calls()
+    app.state.clear_stats()
     return {
         "account_id": ACCOUNT_ID,
         "hosted_zone_id": zone_id,

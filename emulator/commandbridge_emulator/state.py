@@ -112,6 +112,9 @@ class EmulatorState:
         self.config = Config(transition_seconds)
         self.calls: list[dict[str, Any]] = []
         self._seq = 0
+        # (service, operation) -> [requests, mutating]; every AWS request, reads included
+        self.stats: dict[tuple[str, str], list[int]] = {}
+        self.stats_since = now()
         self.faults: list[Fault] = []
         self.outage_until = 0.0
 
@@ -134,6 +137,37 @@ class EmulatorState:
     def clear_calls(self) -> None:
         with self.meta:
             self.calls.clear()
+
+    # -- request counters -------------------------------------------------
+    def count_request(self, service: str, operation: str, mutating: bool) -> None:
+        with self.meta:
+            entry = self.stats.setdefault((service, operation), [0, 0])
+            entry[0] += 1
+            if mutating:
+                entry[1] += 1
+
+    def stats_json(self) -> dict[str, Any]:
+        with self.meta:
+            operations = [
+                {"service": service, "operation": operation, "count": count, "mutating": mutating > 0}
+                for (service, operation), (count, mutating) in sorted(self.stats.items())
+            ]
+            since = self.stats_since
+        reads = sum(o["count"] for o in operations if not o["mutating"])
+        writes = sum(o["count"] for o in operations if o["mutating"])
+        return {
+            "since": since,
+            "now": now(),
+            "total": reads + writes,
+            "reads": reads,
+            "mutating": writes,
+            "operations": operations,
+        }
+
+    def clear_stats(self) -> None:
+        with self.meta:
+            self.stats.clear()
+            self.stats_since = now()
 
     # -- faults -----------------------------------------------------------
     def add_fault(self, spec: dict[str, Any]) -> Fault:

@@ -237,3 +237,36 @@ def test_process_lifecycle():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_stats_count_every_request(emu):
+    out = emu.seed()
+    stats = emu.ok("GET", "/stats")
+    assert stats["total"] == 0  # seeding is not counted
+    rds = emu.client("rds", "eu-west-1")
+    rds.describe_global_clusters()
+    rds.describe_global_clusters()
+    r53 = emu.client("route53", "us-east-1")
+    r53.get_health_check_status(HealthCheckId=out["health_checks"]["eu-west-2"][0])
+    ddb = emu.client("dynamodb")
+    ddb.put_item(TableName="commandbridge-audit", Item={"pk": {"S": "op#9"}, "sk": {"S": "s#1"}})
+    fault(emu, service="rds", operation="DescribeDBClusters", kind="throttle")
+    with pytest.raises(ClientError):
+        rds.describe_db_clusters()
+    stats = emu.ok("GET", "/stats")
+    ops = {(o["service"], o["operation"]): (o["count"], o["mutating"]) for o in stats["operations"]}
+    assert ops == {
+        ("rds", "DescribeGlobalClusters"): (2, False),
+        ("rds", "DescribeDBClusters"): (1, False),  # answered by a fault, still counted
+        ("route53", "GetHealthCheckStatus"): (1, False),
+        ("dynamodb", "PutItem"): (1, True),
+    }
+    assert (stats["reads"], stats["mutating"], stats["total"]) == (4, 1, 5)
+    assert stats["now"] >= stats["since"]
+    cleared = emu.ok("DELETE", "/stats")
+    assert cleared["total"] == 0 and cleared["operations"] == []
+    assert cleared["since"] >= stats["since"]
+    rds.describe_global_clusters()
+    assert emu.ok("GET", "/stats")["reads"] == 1
+    emu.ok("POST", "/reset")
+    assert emu.ok("GET", "/stats")["total"] == 0
