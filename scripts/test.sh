@@ -30,3 +30,6 @@ fi
 
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
+
+echo "== benchmark (short form, to keep it working; figures are not checked here)"
+scripts/bench.sh --short

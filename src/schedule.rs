@@ -71,7 +71,9 @@ pub enum Schedule {
 
 /// Most occurrences merged into one window; a schedule whose windows overlap without end
 /// (every minute, lasting an hour) is treated as open until the last of them.
-const MAX_MERGED: usize = 1_000;
+// Limitation: each occurrence is searched from three hours back (for clock changes), so an
+// every-minute schedule costs a few hundred cron steps per occurrence; merging stops here.
+const MAX_MERGED: usize = 200;
 
 /// More than the largest daylight-saving shift of any time zone.
 const DST_LOOKBACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(3);

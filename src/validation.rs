@@ -356,7 +356,7 @@ fn check_flag_target(errors: &mut Errors, field: &str, target: &FlagTarget) {
         ("profile", &target.profile),
         ("deploymentStrategy", &target.deployment_strategy),
     ] {
-        if value.trim().is_empty() {
+        if value.trim().chars().all(is_invisible) {
             errors.push(
                 format!("{field}.{name}"),
                 "must name the AppConfig resource by id or name",
@@ -388,7 +388,17 @@ fn check_text(errors: &mut Errors, field: &str, value: &str, max: usize) {
         );
     } else if value.chars().any(char::is_control) {
         errors.push(field, "contains control characters; remove them");
+    } else if value.chars().any(is_invisible) {
+        errors.push(
+            field,
+            "contains invisible or direction-changing characters; remove them",
+        );
     }
+}
+
+/// Zero-width and bidirectional formatting characters: they make a name look like another.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn check_duration(
@@ -815,6 +825,48 @@ mod tests {
             validate_maintenance_window(&spec),
             "spec.end",
             "split longer work",
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_in_names_and_messages() {
+        let mut spec = plan();
+
+        spec.maintenance.target.application = "\u{200B}".into();
+        spec.maintenance.message = Some("back soon\u{202E}".into());
+
+        let errors = validate_failover_plan(&spec).expect_err("refused");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == "spec.maintenance.application"
+                    && e.message.contains("by id or name"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == "spec.maintenance.message" && e.message.contains("invisible"))
+        );
+    }
+
+    #[test]
+    fn durations_too_large_for_the_parser_are_refused_not_panicked_on() {
+        let mut spec = plan();
+
+        spec.database.max_replication_lag = "99999999999999999999h".into();
+        spec.cooldown = "1h-5m".into();
+
+        let errors = validate_failover_plan(&spec).expect_err("refused");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == "spec.database.maxReplicationLag"
+                    && e.message.contains("far too long"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == "spec.cooldown" && e.message.contains("sign inside"))
         );
     }
 }

@@ -58,6 +58,7 @@ const DEPLOYMENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub struct Flags {
     clients: AwsClients,
     resolved: Arc<Mutex<HashMap<String, Resolved>>>,
+    resolving: Arc<tokio::sync::Mutex<()>>,
     poll: Duration,
     shutdown: CancellationToken,
 }
@@ -68,6 +69,7 @@ impl Flags {
         Flags {
             clients,
             resolved: Arc::default(),
+            resolving: Arc::default(),
             poll,
             shutdown,
         }
@@ -87,13 +89,20 @@ impl Flags {
 
     async fn resolve(&self, target: &FlagTarget) -> Result<Resolved> {
         let key = target.key() + "/" + &target.deployment_strategy;
-        if let Some(found) = self
-            .resolved
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(found.clone());
+        let cached = || {
+            self.resolved
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                .cloned()
+        };
+        if let Some(found) = cached() {
+            return Ok(found);
+        }
+        // One lookup at a time, so that many resources naming the same flag look it up once.
+        let _one_at_a_time = self.resolving.lock().await;
+        if let Some(found) = cached() {
+            return Ok(found);
         }
         let client = self.client(target);
 

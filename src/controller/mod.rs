@@ -181,6 +181,7 @@ fn plan_controller(
     });
     let shutdown = ctx.shutdown.clone();
     Controller::for_stream(stream, reader)
+        .with_config(controller_config())
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile_plan, error_policy, ctx)
         .for_each(|result| async move {
@@ -188,6 +189,14 @@ fn plan_controller(
                 tracing::debug!(error = %err, "reconcile ended with an error");
             }
         })
+}
+
+/// At most this many reconciles of one kind run at once: at start-up, thousands of resources
+/// would otherwise all read AWS together, which costs memory and trips throttling.
+const CONCURRENCY: u16 = 8;
+
+fn controller_config() -> kube::runtime::controller::Config {
+    kube::runtime::controller::Config::default().concurrency(CONCURRENCY)
 }
 
 fn window_controller(
@@ -204,6 +213,7 @@ fn window_controller(
     });
     let shutdown = ctx.shutdown.clone();
     controller
+        .with_config(controller_config())
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile_window, window_error_policy, ctx)
         .for_each(|result| async move {

@@ -115,6 +115,7 @@ pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$";
 
 /// Parses a duration string (`15m`, `1h30m`) into a std duration; negative values are refused.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    check_duration_bounds(text)?;
     let parsed: kube::core::Duration = text.parse().map_err(|e| {
         format!("{text:?} is not a duration ({e}); write it like 90s, 15m or 1h30m")
     })?;
@@ -122,6 +123,60 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{text:?} is negative; durations must be positive"));
     }
     Ok(parsed.into())
+}
+
+/// Longest duration the parser is handed (about 31,000 years); fields check their own ranges.
+const MAX_DURATION_SECS: f64 = 1e12;
+
+/// Refuses what would overflow the duration parser (it panics on huge values and on a sign
+/// after the first character) before handing the text to it.
+fn check_duration_bounds(text: &str) -> Result<(), String> {
+    let short: String = text.chars().take(40).collect();
+    if text.len() > 64 {
+        return Err(format!(
+            "{short:?}... is too long for a duration; write it like 90s, 15m or 1h30m"
+        ));
+    }
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if body.contains(['-', '+']) {
+        return Err(format!(
+            "{short:?} has a sign inside; write it like 90s, 15m or 1h30m"
+        ));
+    }
+    let mut total = 0.0_f64;
+    let mut number = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&next) = chars.peek() {
+            if next.is_ascii_digit() || next == '.' {
+                break;
+            }
+            unit.push(next);
+            chars.next();
+        }
+        let seconds_per_unit = match unit.as_str() {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => continue,
+        };
+        total += number.parse::<f64>().unwrap_or(0.0) * seconds_per_unit;
+        number.clear();
+    }
+    if !total.is_finite() || total > MAX_DURATION_SECS {
+        return Err(format!(
+            "{short:?} is far too long; durations here are at most days"
+        ));
+    }
+    Ok(())
 }
 
 /// The AppConfig feature flag that puts the platform into maintenance mode, and how to deploy a
