@@ -229,3 +229,97 @@ async fn operator_killed_at_random_moments_moves_the_platform_exactly_once_each_
     );
     assert_eq!((converged_runs, repeated, audit_problems), (runs, 0, 0));
 }
+
+/// Two operators, as two clusters (one per region) run them, each with a plan on the same
+/// global cluster and hosted zone, changed at the same instant: the lock in DynamoDB lets
+/// exactly one execute.
+#[tokio::test]
+async fn two_operators_with_plans_on_one_global_cluster_execute_exactly_once() {
+    let stack = converged(1.0).await;
+    let other_namespace = commandbridge_testenv::TestNamespace::create(&stack.client, "e2e-other")
+        .await
+        .expect("namespace");
+    let (mut other, _) = stack
+        .spawn_operator(&[
+            ("COMMANDBRIDGE_NAMESPACE", other_namespace.name()),
+            ("POD_NAMESPACE", other_namespace.name()),
+            ("COMMANDBRIDGE_CLUSTER_NAME", "eu-west-1-cluster"),
+            ("POD_NAME", "other-cluster"),
+        ])
+        .expect("second operator");
+    let mut twin = stack
+        .plan_manifest("scotaccount", "eu-west-2")
+        .expect("manifest");
+    twin.metadata.namespace = Some(other_namespace.name().to_string());
+    let others: kube::Api<commandbridge_operator::crd::FailoverPlan> =
+        kube::Api::namespaced(stack.client.clone(), other_namespace.name());
+    others
+        .create(&kube::api::PostParams::default(), &twin)
+        .await
+        .expect("twin created");
+    let ready_twin = |region: &'static str| {
+        let others = others.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+            loop {
+                let plan = others.get("scotaccount").await.expect("read");
+                let status = plan.status.unwrap_or_default();
+                if status.active_region.as_deref() == Some(region)
+                    && status
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                    && status.observed_generation == plan.metadata.generation
+                {
+                    return status;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "twin never became Ready in {region}: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    ready_twin("eu-west-2").await;
+
+    let patch = kube::api::Patch::Merge(json!({"spec": {"activeRegion": "eu-west-1"}}));
+    let params = kube::api::PatchParams::default();
+    let (a, b) = tokio::join!(
+        stack.patch_plan_spec("scotaccount", json!({"activeRegion": "eu-west-1"})),
+        others.patch("scotaccount", &params, &patch)
+    );
+    a.expect("patched");
+    b.expect("patched");
+    let mine = stack
+        .wait_active("scotaccount", "eu-west-1", Duration::from_secs(90))
+        .await
+        .expect("converged");
+    let theirs = ready_twin("eu-west-1").await;
+
+    assert_eq!(
+        stack
+            .mutations("rds", "SwitchoverGlobalCluster")
+            .await
+            .expect("calls"),
+        1,
+        "exactly one executed"
+    );
+    assert_eq!(
+        stack
+            .mutations("appconfig", "StartDeployment")
+            .await
+            .expect("calls"),
+        2
+    );
+    let executed = [mine.status.and_then(|s| s.execution), theirs.execution]
+        .into_iter()
+        .flatten()
+        .filter(|e| e.generation == 2 && e.outcome == "Succeeded")
+        .count();
+    assert_eq!(
+        executed, 1,
+        "the other plan found the platform already moved"
+    );
+    other.kill().expect("stopped");
+}
