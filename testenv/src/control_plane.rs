@@ -464,11 +464,19 @@ async fn wait_apiserver_ready(
             .body(Vec::new())
             .map_err(|error| NotReady::Failed(error.into()))?;
         // A foreign apiserver that won a port race rejects this control plane's token, so
-        // a success here always comes from this process.
+        // a success here always comes from this process. The `default` namespace is created by
+        // the apiserver shortly after it reports ready; tests may use it at once.
         if let Ok(Ok(_)) =
             tokio::time::timeout(Duration::from_secs(5), client.request_text(request)).await
         {
-            return Ok(());
+            let namespace = http::Request::get("/api/v1/namespaces/default")
+                .body(Vec::new())
+                .map_err(|error| NotReady::Failed(error.into()))?;
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_secs(5), client.request_text(namespace)).await
+            {
+                return Ok(());
+            }
         }
         if Instant::now() >= deadline {
             return Err(NotReady::TimedOut {
