@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::utils::Predicate;
 use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
@@ -160,25 +159,18 @@ fn plan_controller(
     ctx: Arc<Context>,
     synced: Arc<AtomicBool>,
 ) -> impl std::future::Future<Output = ()> {
-    let api: Api<FailoverPlan> = ctx.api();
     let (reader, writer) = reflector::store();
     // Status writes do not change generation or annotations, so they do not wake the
     // reconciler: converged plans cause no churn.
-    let stream = watcher(api, watcher::Config::default())
+    let stream = watcher(ctx.api::<FailoverPlan>(), watcher::Config::default())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |event| mark_synced(event, &synced, "FailoverPlan"))
         .applied_objects()
         .predicate_filter(
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
-    let store = reader.clone();
-    tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            synced.store(true, Ordering::Relaxed);
-            tracing::info!("FailoverPlan cache synced");
-        }
-    });
     let shutdown = ctx.shutdown.clone();
     Controller::for_stream(stream, reader)
         .with_config(controller_config())
@@ -189,6 +181,17 @@ fn plan_controller(
                 tracing::debug!(error = %err, "reconcile ended with an error");
             }
         })
+}
+
+/// Marks a cache synced when its first full list has been read.
+fn mark_synced<K>(
+    event: &Result<watcher::Event<K>, watcher::Error>,
+    synced: &AtomicBool,
+    kind: &str,
+) {
+    if matches!(event, Ok(watcher::Event::InitDone)) && !synced.swap(true, Ordering::Relaxed) {
+        tracing::info!(kind, "cache synced");
+    }
 }
 
 /// At most this many reconciles of one kind run at once: at start-up, thousands of resources
@@ -203,16 +206,16 @@ fn window_controller(
     ctx: Arc<Context>,
     synced: Arc<AtomicBool>,
 ) -> impl std::future::Future<Output = ()> {
-    let controller = Controller::new(ctx.api::<MaintenanceWindow>(), watcher::Config::default());
-    let store = controller.store();
-    tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            synced.store(true, Ordering::Relaxed);
-            tracing::info!("MaintenanceWindow cache synced");
-        }
-    });
+    let (reader, writer) = reflector::store();
+    // Windows are woken by every change, status included: a window's own status writes are
+    // rare (at its boundaries) and its reconcile makes no AWS call unless a boundary passed.
+    let stream = watcher(ctx.api::<MaintenanceWindow>(), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |event| mark_synced(event, &synced, "MaintenanceWindow"))
+        .applied_objects();
     let shutdown = ctx.shutdown.clone();
-    controller
+    Controller::for_stream(stream, reader)
         .with_config(controller_config())
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile_window, window_error_policy, ctx)

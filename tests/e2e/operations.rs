@@ -54,6 +54,13 @@ async fn metrics_show_the_execution_its_steps_and_the_aws_calls_it_made() {
 
     assert_eq!(status, 200);
     assert_eq!(
+        Stack::http_get(stack.http_port, "/readyz")
+            .await
+            .expect("readyz"),
+        (200, "ready".to_string()),
+        "the leader is ready once its caches synced"
+    );
+    assert_eq!(
         sample(
             &metrics,
             "commandbridge_executions_total",
