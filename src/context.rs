@@ -16,6 +16,9 @@ use crate::aws::route53::Route53;
 use crate::config::AwsClients;
 use crate::lock::Locks;
 use crate::metrics::Metrics;
+use crate::preflight::Check;
+use crate::shared_reads::SharedReads;
+use crate::world::World;
 
 /// The AWS side, one adapter per service.
 #[derive(Clone)]
@@ -78,9 +81,12 @@ pub struct Context {
     pub executions: Mutex<HashMap<String, JoinHandle<()>>>,
     /// Cancelled on shutdown or loss of leadership: executions stop at the next safe point.
     pub shutdown: CancellationToken,
-    /// Results of standby checks by the resources they read, shared between plans that name
-    /// the same resources.
-    pub standby_checks: Mutex<HashMap<String, (std::time::Instant, Vec<crate::preflight::Check>)>>,
+    /// The world as read for plans, shared between plans that name the same resources for one
+    /// poll interval.
+    pub worlds: SharedReads<World>,
+    /// Results of standby checks, shared between plans that name the same resources for one
+    /// `spec.preflight.interval`.
+    pub standby_checks: SharedReads<Vec<Check>>,
 }
 
 impl Context {
@@ -105,7 +111,8 @@ impl Context {
             metrics,
             executions: Mutex::default(),
             shutdown,
-            standby_checks: Mutex::default(),
+            worlds: SharedReads::default(),
+            standby_checks: SharedReads::default(),
         }
     }
 

@@ -140,6 +140,9 @@ impl Execution {
         let started = Instant::now();
         let result = self.run_steps().await;
         heartbeat.abort();
+        // The world changed: plans must not decide from what was read before.
+        self.ctx.worlds.forget();
+        self.ctx.standby_checks.forget();
 
         match result {
             Ok(()) => {
@@ -243,7 +246,7 @@ impl Execution {
     }
 
     async fn preflight(&mut self) -> Result<Done> {
-        let checks = preflight::run(&self.ctx.adapters, &self.plan.spec, &self.target).await;
+        let checks = preflight::run(&self.ctx.adapters, &self.plan.spec, &self.target, None).await;
         match (preflight::failures(&checks), self.plan.spec.mode) {
             (None, _) => Ok(Done::new(format!("{} checks passed", checks.len()))),
             (Some(failed), FailoverMode::Switchover) => Err(Error::state(format!(

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod plan;
 pub mod preflight;
 pub mod schedule;
+pub mod shared_reads;
 pub mod status;
 pub mod validation;
 pub mod window;

@@ -73,10 +73,17 @@ pub async fn observe(
     spec: &FailoverPlanSpec,
     previous_writer: Option<&str>,
 ) -> Result<World> {
-    let (database, writer_region) = observe_database(adapters, spec, previous_writer).await?;
-    let records = observe_records(adapters, spec).await?;
+    // The three services answer independently; reading them at once keeps an execution's
+    // Verify step and a reconcile as short as the slowest of them.
+    let (database, records, flag) = tokio::join!(
+        observe_database(adapters, spec, previous_writer),
+        observe_records(adapters, spec),
+        adapters.flags.deployed(&spec.maintenance.target),
+    );
+    let (database, writer_region) = database?;
+    let records = records?;
     let dns_region = common_region(&records);
-    let flag = adapters.flags.deployed(&spec.maintenance.target).await.ok();
+    let flag = flag.ok();
     Ok(World {
         database,
         writer_region,
@@ -154,44 +161,55 @@ async fn read_global(
 }
 
 pub async fn observe_records(adapters: &Adapters, spec: &FailoverPlanSpec) -> Result<Vec<Record>> {
-    let mut records = Vec::new();
-    for name in &spec.dns.record_names {
-        let fqdn = name.fqdn();
-        let sets = adapters
-            .route53
-            .record_sets(&spec.dns.hosted_zone_id, &fqdn)
-            .await?;
-        if sets.is_empty() {
-            return Err(Error::state(format!(
-                "hosted zone {} has no failover or weighted records named {fqdn}",
-                spec.dns.hosted_zone_id
-            )));
-        }
-        let sets: Vec<(Option<Region>, RecordSet)> =
-            sets.into_iter().map(|s| (region_of(spec, &s), s)).collect();
-        let primary_check = match sets
+    futures::future::try_join_all(
+        spec.dns
+            .record_names
             .iter()
-            .find(|(_, s)| s.failover.as_deref() == Some("PRIMARY"))
-        {
-            Some((_, set)) => match &set.health_check_id {
-                Some(id) => {
-                    let check = adapters.route53.health_check(id).await?;
-                    let healthy = adapters.route53.is_healthy(id).await?;
-                    Some((id.clone(), check, healthy))
-                }
-                None => None,
-            },
-            None => None,
-        };
-        let serving = serving_region(&sets, primary_check.as_ref().map(|c| c.2));
-        records.push(Record {
-            name: fqdn,
-            sets,
-            primary_check,
-            serving,
-        });
+            .map(|name| observe_record(adapters, spec, name.fqdn())),
+    )
+    .await
+}
+
+async fn observe_record(
+    adapters: &Adapters,
+    spec: &FailoverPlanSpec,
+    fqdn: String,
+) -> Result<Record> {
+    let sets = adapters
+        .route53
+        .record_sets(&spec.dns.hosted_zone_id, &fqdn)
+        .await?;
+    if sets.is_empty() {
+        return Err(Error::state(format!(
+            "hosted zone {} has no failover or weighted records named {fqdn}",
+            spec.dns.hosted_zone_id
+        )));
     }
-    Ok(records)
+    let sets: Vec<(Option<Region>, RecordSet)> =
+        sets.into_iter().map(|s| (region_of(spec, &s), s)).collect();
+
+    let primary_check_id = sets
+        .iter()
+        .find(|(_, s)| s.failover.as_deref() == Some("PRIMARY"))
+        .and_then(|(_, set)| set.health_check_id.clone());
+    let primary_check = match primary_check_id {
+        Some(id) => {
+            let (check, healthy) = tokio::try_join!(
+                adapters.route53.health_check(&id),
+                adapters.route53.is_healthy(&id)
+            )?;
+            Some((id, check, healthy))
+        }
+        None => None,
+    };
+
+    let serving = serving_region(&sets, primary_check.as_ref().map(|c| c.2));
+    Ok(Record {
+        name: fqdn,
+        sets,
+        primary_check,
+        serving,
+    })
 }
 
 fn region_of(spec: &FailoverPlanSpec, set: &RecordSet) -> Option<Region> {

@@ -66,7 +66,7 @@ pub async fn reconcile(plan: Arc<FailoverPlan>, ctx: Arc<Context>) -> Result<Act
             .as_ref()
             .and_then(|o| o.writer_region.clone())
     });
-    let world = match world::observe(&ctx.adapters, &plan.spec, previous_writer.as_deref()).await {
+    let world = match observe(&ctx, &plan, previous_writer.as_deref()).await {
         Ok(world) => world,
         Err(err) => return observe_failed(&ctx, &plan, &current, err).await,
     };
@@ -77,7 +77,7 @@ pub async fn reconcile(plan: Arc<FailoverPlan>, ctx: Arc<Context>) -> Result<Act
     next.active_region = world.active_region().map(|r| r.0.clone());
 
     if world.active_region() == Some(&target) {
-        return converged(&ctx, &plan, &current, next, &target).await;
+        return converged(&ctx, &plan, &current, next, &world, &target).await;
     }
 
     let execution_id = execution_id(&plan);
@@ -285,6 +285,7 @@ async fn converged(
     plan: &FailoverPlan,
     current: &FailoverPlanStatus,
     mut next: FailoverPlanStatus,
+    world: &world::World,
     target: &Region,
 ) -> Result<Action> {
     let generation = plan.metadata.generation;
@@ -318,7 +319,7 @@ async fn converged(
     let interval =
         parse_duration(&plan.spec.preflight.interval).unwrap_or(Duration::from_secs(600));
     if let Some(standby) = plan.spec.regions.iter().find(|r| &r.name != target) {
-        let checks = standby_checks(ctx, plan, &standby.name, interval).await;
+        let checks = standby_checks(ctx, plan, &standby.name, interval, &world.records).await;
         match preflight::failures(&checks) {
             None => set_condition(
                 &mut next.conditions,
@@ -342,38 +343,58 @@ async fn converged(
     Ok(Action::requeue(interval))
 }
 
+/// The world of `plan`, read at most once per poll interval for plans naming the same
+/// resources. Executions read for themselves and drop these results when they end.
+async fn observe(
+    ctx: &Context,
+    plan: &FailoverPlan,
+    previous_writer: Option<&str>,
+) -> Result<world::World> {
+    let key = format!(
+        "{}|{}",
+        resources_key(plan),
+        previous_writer.unwrap_or_default()
+    );
+    ctx.worlds
+        .get(key, ctx.settings.poll_interval, || {
+            world::observe(&ctx.adapters, &plan.spec, previous_writer)
+        })
+        .await
+}
+
 /// The standby checks of `plan`, run at most once per `interval` for the same resources.
 async fn standby_checks(
     ctx: &Context,
     plan: &FailoverPlan,
     standby: &Region,
     interval: Duration,
+    records: &[world::Record],
 ) -> Vec<preflight::Check> {
+    let key = format!("{}|{standby}", resources_key(plan));
+    let checks = ctx
+        .standby_checks
+        .get(key, interval, || async {
+            Ok::<_, std::convert::Infallible>(
+                preflight::run(&ctx.adapters, &plan.spec, standby, Some(records)).await,
+            )
+        })
+        .await;
+    match checks {
+        Ok(checks) => checks,
+        Err(never) => match never {},
+    }
+}
+
+/// The AWS resources a plan names; plans with the same key read the same world.
+fn resources_key(plan: &FailoverPlan) -> String {
     let spec = &plan.spec;
-    let key = serde_json::to_string(&(
-        standby,
+    serde_json::to_string(&(
         &spec.regions,
         &spec.database,
         &spec.dns,
         &spec.maintenance.target,
     ))
-    .unwrap_or_default();
-    let fresh = ctx
-        .standby_checks
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-        .filter(|(at, _)| at.elapsed() < interval)
-        .map(|(_, checks)| checks.clone());
-    if let Some(checks) = fresh {
-        return checks;
-    }
-    let checks = preflight::run(&ctx.adapters, spec, standby).await;
-    ctx.standby_checks
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, (std::time::Instant::now(), checks.clone()));
-    checks
+    .unwrap_or_default()
 }
 
 async fn dry_run(
