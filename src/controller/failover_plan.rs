@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -607,6 +608,21 @@ pub fn execution_id(plan: &FailoverPlan) -> String {
     format!("{short}-g{}", plan.metadata.generation.unwrap_or_default())
 }
 
+/// Keeps of a cached plan's managedFields only what [`requested_by`] reads: which managers
+/// wrote the spec, and when. The field sets themselves are most of a cached object's size.
+pub fn trim_managed_fields(plan: &mut FailoverPlan) {
+    if let Some(entries) = plan.metadata.managed_fields.as_mut() {
+        entries.retain(|m| {
+            m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0.get("f:spec").is_some())
+        });
+        for entry in entries.iter_mut() {
+            entry.fields_v1 = Some(FieldsV1(serde_json::json!({ "f:spec": {} })));
+        }
+    }
+}
+
 /// Who asked for the execution: the approver, else the manager that last wrote the spec.
 fn requested_by(plan: &FailoverPlan) -> String {
     if let Some(approver) = plan.annotations().get(APPROVED_BY_ANNOTATION) {
@@ -650,3 +666,48 @@ fn format_epoch(epoch: i64) -> String {
 }
 
 use kube::Resource;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, Time};
+
+    fn entry(manager: &str, fields: serde_json::Value, second: i64) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            fields_v1: Some(FieldsV1(fields)),
+            time: Some(Time(jiff::Timestamp::from_second(second).expect("time"))),
+            ..ManagedFieldsEntry::default()
+        }
+    }
+
+    #[test]
+    fn trimmed_cache_entries_still_name_who_changed_the_spec() {
+        let mut plan: FailoverPlan =
+            serde_saphyr::from_str(include_str!("../../examples/failoverplan.yaml"))
+                .expect("example parses");
+        plan.metadata.generation = Some(3);
+        plan.metadata.managed_fields = Some(vec![
+            entry(
+                "argocd-controller",
+                serde_json::json!({"f:spec": {"f:activeRegion": {}, "f:regions": {}}}),
+                100,
+            ),
+            entry(
+                "commandbridge-status",
+                serde_json::json!({"f:status": {"f:phase": {}}}),
+                200,
+            ),
+        ]);
+
+        trim_managed_fields(&mut plan);
+
+        let entries = plan.metadata.managed_fields.as_deref().expect("entries");
+        assert_eq!(entries.len(), 1, "the status manager's entry is dropped");
+        assert_eq!(
+            entries[0].fields_v1,
+            Some(FieldsV1(serde_json::json!({"f:spec": {}})))
+        );
+        assert_eq!(requested_by(&plan), "argocd-controller (generation 3)");
+    }
+}

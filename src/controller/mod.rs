@@ -164,6 +164,7 @@ fn plan_controller(
     // reconciler: converged plans cause no churn.
     let stream = watcher(ctx.api::<FailoverPlan>(), watcher::Config::default())
         .default_backoff()
+        .modify(failover_plan::trim_managed_fields)
         .reflect(writer)
         .inspect(move |event| mark_synced(event, &synced, "FailoverPlan"))
         .applied_objects()
@@ -211,6 +212,8 @@ fn window_controller(
     // rare (at its boundaries) and its reconcile makes no AWS call unless a boundary passed.
     let stream = watcher(ctx.api::<MaintenanceWindow>(), watcher::Config::default())
         .default_backoff()
+        // managedFields are most of a cached object's size, and windows never read them.
+        .modify(|window: &mut MaintenanceWindow| window.metadata.managed_fields = None)
         .reflect(writer)
         .inspect(move |event| mark_synced(event, &synced, "MaintenanceWindow"))
         .applied_objects();
