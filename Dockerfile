@@ -14,10 +14,8 @@ ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 
-ENV CARGO_TERM_COLOR=never \
-    CARGO_PROFILE_RELEASE_STRIP=symbols \
-    CARGO_PROFILE_RELEASE_LTO=thin \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+# The release profile (size-optimised, thin LTO, stripped) is set in Cargo.toml.
+ENV CARGO_TERM_COLOR=never
 
 COPY Cargo.toml Cargo.lock ./
 COPY testenv testenv

@@ -3,8 +3,8 @@
 # the operator as a process): prints one table, each figure beside its budget, PASS or MISS.
 #
 #   scripts/bench.sh           full form: 1,000 plans + 1,000 windows, 120 s observation, on
-#                              the operator as the image ships it (release profile with the
-#                              Dockerfile's settings: thin LTO, one codegen unit, stripped)
+#                              the operator as the image ships it (the release profile of
+#                              Cargo.toml, which the Dockerfile builds)
 #   scripts/bench.sh --short   reduced form for CI (20 + 20, 20 s) on the dev build the tests
 #                              already made, to keep the benchmark working; figures not judged
 #
@@ -23,9 +23,7 @@ cargo build --quiet --workspace --bins
 operator=()
 if [[ " $* " != *" --short "* && " $* " != *" --operator "* ]]; then
   echo "building the release binary as the Dockerfile does (several minutes the first time)" >&2
-  CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_PROFILE_RELEASE_LTO=thin \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-    cargo build --quiet --release --locked --bin commandbridge-operator
+  cargo build --quiet --release --locked --bin commandbridge-operator
   operator=(--operator "$repo/target/release/commandbridge-operator")
 fi
 
