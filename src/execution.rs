@@ -264,6 +264,7 @@ impl Execution {
             && let Some(holder) =
                 window::holder_of(&self.ctx, &target, jiff::Timestamp::now()).await?
         {
+            self.observed_flag(true);
             return Ok(Done::new(format!("left on: {holder} holds the flag")));
         }
         let marker = format!("commandbridge {} {}", self.id(), STEPS[index].name());
@@ -275,6 +276,7 @@ impl Execution {
             .flags
             .set(&target, enabled, message.as_deref(), &marker, resume)
             .await?;
+        self.observed_flag(enabled);
         let state = if enabled { "on" } else { "off" };
         if !change.changed {
             return Ok(Done::new(format!("{} was already {state}", target.flag)));
@@ -288,6 +290,14 @@ impl Execution {
             change.version.unwrap_or_default(),
             change.deployment_number.unwrap_or_default()
         )))
+    }
+
+    /// Records the flag's deployed value once a maintenance step has set it, so that
+    /// `status.observed` does not keep what Verify read before the last step.
+    fn observed_flag(&mut self, enabled: bool) {
+        if let Some(observed) = self.status.observed.as_mut() {
+            observed.maintenance_enabled = Some(enabled);
+        }
     }
 
     async fn database(&mut self, index: usize) -> Result<Done> {
@@ -688,6 +698,9 @@ impl Execution {
                 generation,
             );
             set_condition(conditions, STALLED, false, REASON_CONVERGED, "", generation);
+            // The region left behind is the new standby; its checks run at the next
+            // reconcile, and until then no StandbyReady is better than the old standby's.
+            conditions.retain(|c| c.type_ != STANDBY_READY);
         } else {
             self.status.phase = Some(PlanPhase::Failed);
             set_condition(

@@ -11,6 +11,7 @@ pub mod error;
 pub mod execution;
 pub mod http;
 pub mod lock;
+pub mod manifest;
 pub mod metrics;
 pub mod plan;
 pub mod preflight;

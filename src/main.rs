@@ -9,7 +9,7 @@ use commandbridge_operator::config::{AwsArgs, AwsClients};
 use commandbridge_operator::context::{Adapters, Settings};
 use commandbridge_operator::controller::RunArgs;
 use commandbridge_operator::crd::{self, FailoverPlan};
-use commandbridge_operator::{plan, validation, world};
+use commandbridge_operator::{manifest, plan, validation, world};
 
 #[derive(Parser)]
 #[command(
@@ -144,11 +144,11 @@ async fn preview(file: &PathBuf, aws: &AwsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plan: FailoverPlan = match serde_saphyr::from_str(&text) {
+    let plan: FailoverPlan = match manifest::parse_failover_plan(&text) {
         Ok(plan) => plan,
         Err(err) => {
             eprintln!(
-                "error: {} is not a FailoverPlan manifest: {err}",
+                "error: {} is not a valid FailoverPlan manifest: {err}",
                 file.display()
             );
             return ExitCode::from(2);

@@ -117,14 +117,25 @@ async fn apply(object: &MaintenanceWindow, ctx: &Context, now: Timestamp) -> Res
         Some(window) => {
             let already =
                 was_on && current.active_since.as_ref().map(|t| t.0) == Some(window.start);
-            if !already {
-                turn_on(object, ctx, &mut next, window, now).await?;
-            }
             next.phase = Some(WindowPhase::Active);
             next.active_since = Some(Time(window.start));
             next.next_start = Some(Time(window.start));
             next.next_end = Some(Time(window.end));
             next.message = Some(format!("window open until {}", window.end));
+            if !already {
+                // Written ahead of the flag: an operator stopped between the two still finds
+                // the window open in status when it returns, and turns the flag off at its end.
+                let mut opening = current.clone();
+                opening.phase = next.phase;
+                opening.active_since = next.active_since.clone();
+                opening.next_start = next.next_start.clone();
+                opening.next_end = next.next_end.clone();
+                status::apply(&ctx.client, object, &opening).await?;
+            }
+            // An open window confirms the flag on every reconcile, so one whose flag change was
+            // cut short (stopped operator, AWS error) completes it; a flag already on costs
+            // two reads and no change.
+            turn_on(object, ctx, &mut next, window, now, !already).await?;
         }
         None => {
             if was_on {
@@ -200,6 +211,7 @@ async fn turn_on(
     next: &mut MaintenanceWindowStatus,
     window: Window,
     now: Timestamp,
+    opening: bool,
 ) -> Result<()> {
     let marker = format!("commandbridge window {} {} on", key(object), window.start);
     let message = object.spec.message.as_deref();
@@ -212,6 +224,9 @@ async fn turn_on(
         Ok(change) => change,
         Err(err) => return Err(flag_failed(object, ctx, next, err).await),
     };
+    if !opening && !change.changed {
+        return Ok(());
+    }
     next.last_transition = Some(Time(now));
     let note = if change.changed {
         format!(
