@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use commandbridge_operator::config::{AwsArgs, AwsClients};
 use commandbridge_operator::context::{Adapters, Settings};
@@ -44,12 +45,14 @@ enum Command {
     Run(RunArgs),
     /// Print the CustomResourceDefinitions as YAML, or write one file each into a folder.
     Crd {
+        /// Folder to write one YAML file per CRD into (created when missing).
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// Read a FailoverPlan manifest, validate it, read the current AWS state and print what an
     /// execution would change, without changing anything.
     Plan {
+        /// The FailoverPlan manifest (YAML), as it would be applied.
         file: PathBuf,
         #[command(flatten)]
         aws: AwsArgs,
@@ -57,7 +60,7 @@ enum Command {
     /// Print the audit items of one execution, in order.
     Audit {
         /// Execution id, as in a FailoverPlan's status.executionId.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
         execution: String,
         #[command(flatten)]
         aws: AwsArgs,
@@ -124,10 +127,12 @@ fn print_crds(out: Option<PathBuf>) -> anyhow::Result<()> {
     match out {
         None => print!("{}", crd::to_yaml()?),
         Some(dir) => {
-            std::fs::create_dir_all(&dir)?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the folder {}", dir.display()))?;
             for definition in crd::all() {
                 let path = dir.join(crd::file_name(&definition));
-                std::fs::write(&path, crd::one_to_yaml(&definition)?)?;
+                std::fs::write(&path, crd::one_to_yaml(&definition)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 eprintln!("wrote {}", path.display());
             }
         }

@@ -57,6 +57,7 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
 
+    /// Name of the Lease through which the replicas elect their leader.
     #[arg(
         long,
         env = "COMMANDBRIDGE_LEASE_NAME",
