@@ -125,12 +125,7 @@ async fn apply(object: &MaintenanceWindow, ctx: &Context, now: Timestamp) -> Res
             if !already {
                 // Written ahead of the flag: an operator stopped between the two still finds
                 // the window open in status when it returns, and turns the flag off at its end.
-                let mut opening = current.clone();
-                opening.phase = next.phase;
-                opening.active_since = next.active_since.clone();
-                opening.next_start = next.next_start.clone();
-                opening.next_end = next.next_end.clone();
-                status::apply(&ctx.client, object, &opening).await?;
+                status::apply(&ctx.client, object, &next).await?;
             }
             // An open window confirms the flag on every reconcile, so one whose flag change was
             // cut short (stopped operator, AWS error) completes it; a flag already on costs
